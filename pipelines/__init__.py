@@ -1,0 +1,1 @@
+"""SMS delivery warehouse: vendor clients, warehouse loading and Dagster definitions."""

@@ -1,0 +1,181 @@
+"""Command line behind the Makefile: ``sync``, ``demo``, ``dev-demo``, ``psql``, ``stop-embedded``.
+
+``sync`` runs the ``full_sync`` job in this process against the Dagster instance in
+``DAGSTER_HOME`` (so the run shows in the UI), then prints every check's result and, for
+each failing check, the campaigns it names. Exit status 1 when the run failed or an
+ERROR-severity check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEMO_PORT = 8765
+
+
+@dataclass(frozen=True)
+class CheckLine:
+    asset: str
+    name: str
+    passed: bool
+    severity: str
+    campaigns: str
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    run_ok: bool
+    checks: list[CheckLine]
+
+    @property
+    def exit_code(self) -> int:
+        failed_error = any(not c.passed and c.severity == "ERROR" for c in self.checks)
+        return 0 if self.run_ok and not failed_error else 1
+
+
+def run_sync() -> SyncOutcome:
+    """One full sync (every asset, every check) with the environment as it is now."""
+    import dagster as dg
+
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions()
+    job = defs.resolve_job_def("full_sync")
+    instance = (
+        dg.DagsterInstance.get()
+        if os.environ.get("DAGSTER_HOME")
+        else (dg.DagsterInstance.ephemeral())
+    )
+    with instance:
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
+    checks = [
+        CheckLine(
+            asset="/".join(e.asset_key.path),
+            name=e.check_name,
+            passed=e.passed,
+            severity=e.severity.value,
+            campaigns=str(e.metadata["offending_campaigns"].value)
+            if "offending_campaigns" in e.metadata
+            else (e.description or ""),
+        )
+        for e in result.get_asset_check_evaluations()
+    ]
+    return SyncOutcome(result.success, sorted(checks, key=lambda c: (c.asset, c.name)))
+
+
+def print_checks(outcome: SyncOutcome) -> None:
+    print("\nChecks")
+    for c in outcome.checks:
+        mark = "PASS" if c.passed else ("FAIL" if c.severity == "ERROR" else "WARN")
+        print(f"  {mark:4}  {c.asset} · {c.name}")
+        if not c.passed and c.campaigns:
+            print(f"        {c.campaigns}")
+    passed = sum(c.passed for c in outcome.checks)
+    print(
+        f"  {passed}/{len(outcome.checks)} checks passed; run "
+        f"{'succeeded' if outcome.run_ok else 'FAILED'}"
+    )
+
+
+def _load_dotenv() -> None:
+    from dotenv import load_dotenv
+
+    load_dotenv(PROJECT_ROOT / ".env", override=False)
+
+
+def cmd_sync(_: argparse.Namespace) -> int:
+    _load_dotenv()
+    outcome = run_sync()
+    print_checks(outcome)
+    return outcome.exit_code
+
+
+@contextmanager
+def _simulator(port: int) -> Iterator[str]:
+    from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, Simulator, serve
+
+    with serve(Simulator(), port=port) as base_url:
+        os.environ.update(
+            {
+                "NIXFLEX_BASE_URL": f"{base_url}/nixflex/v1",
+                "NIXFLEX_API_KEY": NIXFLEX_DEMO_KEY,
+                "SMSFACTOR_BASE_URL": f"{base_url}/smsfactor",
+                "SMSFACTOR_API_TOKEN": SMSFACTOR_DEMO_TOKEN,
+            }
+        )
+        yield base_url
+
+
+def cmd_demo(_: argparse.Namespace) -> int:
+    from pipelines.demo_summary import print_summary
+    from pipelines.warehouse.engine import EMBEDDED_DIR
+
+    # The demo always uses the embedded warehouse, never a WAREHOUSE_URL it may find.
+    os.environ.pop("WAREHOUSE_URL", None)
+    print(f"Starting the vendor simulator and the embedded warehouse ({EMBEDDED_DIR})...")
+    with _simulator(0) as base_url:
+        print(f"Simulator on {base_url}; running one full sync...")
+        outcome = run_sync()
+    print_summary(outcome)
+    return outcome.exit_code
+
+
+def cmd_dev_demo(_: argparse.Namespace) -> int:
+    os.environ.pop("WAREHOUSE_URL", None)
+    with _simulator(DEMO_PORT) as base_url:
+        print(f"Simulator on {base_url}; starting the Dagster UI on http://127.0.0.1:3000 ...")
+        return subprocess.call(
+            [str(Path(sys.executable).parent / "dg"), "dev", "-w", "workspace.yaml"],
+            cwd=PROJECT_ROOT,
+        )
+
+
+def cmd_psql(_: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    from pipelines.warehouse.engine import psql_binary, resolve_url
+
+    _load_dotenv()
+    url = make_url(resolve_url(os.environ.get("WAREHOUSE_URL") or None))
+    libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    # libpq wants the socket directory unescaped in host=.
+    libpq = libpq.replace("%2F", "/")
+    return subprocess.call([psql_binary(), libpq])
+
+
+def cmd_stop_embedded(_: argparse.Namespace) -> int:
+    from pipelines.warehouse.engine import stop_embedded
+
+    stop_embedded()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, fn, text in (
+        ("sync", cmd_sync, "one full sync with every check; non-zero exit on failure"),
+        ("demo", cmd_demo, "simulator + embedded warehouse + one sync + a summary"),
+        ("dev-demo", cmd_dev_demo, "the Dagster UI polling the built-in simulator"),
+        ("psql", cmd_psql, "psql on the warehouse"),
+        ("stop-embedded", cmd_stop_embedded, "stop the embedded Postgres server"),
+    ):
+        sub.add_parser(name, help=text).set_defaults(fn=fn)
+    args = parser.parse_args(argv)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

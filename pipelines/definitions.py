@@ -1,0 +1,25 @@
+"""The Dagster code location: wiring only."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipelines.defs.checks import sql_checks
+from pipelines.defs.raw_assets import nixflex_responses, smsfactor_responses
+from pipelines.defs.resources import build_resources
+from pipelines.defs.schedules import full_sync, poll_every_15_minutes
+from pipelines.defs.sms_assets import campaign_delivery, load_sms_tables
+
+
+def build_definitions() -> dg.Definitions:
+    """Everything Dagster loads; resources are wired from the environment at call time."""
+    return dg.Definitions(
+        assets=[nixflex_responses, smsfactor_responses, load_sms_tables, campaign_delivery],
+        asset_checks=sql_checks,
+        jobs=[full_sync],
+        schedules=[poll_every_15_minutes],
+        resources=build_resources(),
+    )
+
+
+defs = build_definitions()

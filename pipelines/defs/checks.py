@@ -1,0 +1,131 @@
+"""The contract's data-quality checks: each a thin wrapper over one ``sql/checks/*.sql`` file.
+
+The SQL lists offending rows (the same query an analyst can run in psql); the wrapper turns
+them into a Dagster result naming the offending campaigns. Key and count rules are ERROR and
+blocking; undocumented vendor maths, quarantine and freshness are WARN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from pipelines.defs.resources import WarehouseResource
+from pipelines.defs.sms_assets import DIM_CAMPAIGN, FACT_CAMPAIGN_COUNTERS, FACT_RECIPIENT_DELIVERY
+from pipelines.warehouse.checks import CheckOutcome, run_check
+
+ERROR = dg.AssetCheckSeverity.ERROR
+WARN = dg.AssetCheckSeverity.WARN
+EXAMPLES = 20
+
+
+@dataclass(frozen=True)
+class SqlCheck:
+    name: str
+    asset: dg.AssetKey
+    severity: dg.AssetCheckSeverity
+    blocking: bool
+    description: str
+
+
+SQL_CHECKS: tuple[SqlCheck, ...] = (
+    SqlCheck(
+        "nixflex_counts_match_recipients",
+        FACT_RECIPIENT_DELIVERY,
+        ERROR,
+        True,
+        "Nixflex's reported total/delivered/failed/pending equal the counts recomputed "
+        "from recipients by the documented rule.",
+    ),
+    SqlCheck(
+        "nixflex_recipient_status_is_documented",
+        FACT_RECIPIENT_DELIVERY,
+        ERROR,
+        False,
+        "Every Nixflex recipient status is a documented one (others land in 'unknown').",
+    ),
+    SqlCheck(
+        "nixflex_recipient_is_unique",
+        FACT_RECIPIENT_DELIVERY,
+        ERROR,
+        True,
+        "No (campaign_id, phone) is listed twice in a campaign's latest answer.",
+    ),
+    SqlCheck(
+        "smsfactor_counters_within_total",
+        FACT_CAMPAIGN_COUNTERS,
+        ERROR,
+        True,
+        "SMSFactor delivered + error + expired + network_error + npai <= total.",
+    ),
+    SqlCheck(
+        "smsfactor_delivery_rate_matches",
+        FACT_CAMPAIGN_COUNTERS,
+        WARN,
+        False,
+        "SMSFactor delivery_rate is within one point of delivered/total*100 (formula "
+        "undocumented, so a mismatch warns).",
+    ),
+    SqlCheck(
+        "raw_response_loaded_or_quarantined",
+        DIM_CAMPAIGN,
+        ERROR,
+        True,
+        "Every fetched vendor answer was loaded or quarantined with its reason.",
+    ),
+    SqlCheck(
+        "no_quarantine_in_last_day",
+        DIM_CAMPAIGN,
+        WARN,
+        False,
+        "Nothing was quarantined in the last 24 hours (see raw.quarantine).",
+    ),
+    SqlCheck(
+        "data_is_fresh",
+        DIM_CAMPAIGN,
+        WARN,
+        False,
+        "Each vendor answered successfully in the last 30 minutes.",
+    ),
+)
+
+
+def _markdown_table(outcome: CheckOutcome) -> str:
+    rows = outcome.rows[:EXAMPLES]
+    headers = list(rows[0])
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(r[h]) for h in headers) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def to_result(spec: SqlCheck, outcome: CheckOutcome) -> dg.AssetCheckResult:
+    """Offending rows → a result whose metadata names the campaigns."""
+    metadata: dict[str, object] = {
+        "offending_rows": len(outcome.rows),
+        "sql_file": f"sql/checks/{spec.name}.sql",
+    }
+    if not outcome.passed:
+        metadata["offending_campaigns"] = ", ".join(outcome.campaigns)
+        metadata["examples"] = dg.MetadataValue.md(_markdown_table(outcome))
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        severity=spec.severity,
+        description=spec.description
+        if outcome.passed
+        else f"{len(outcome.campaigns)} offending: {', '.join(outcome.campaigns[:10])}",
+        metadata=metadata,
+    )
+
+
+def _build(spec: SqlCheck) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=spec.asset, name=spec.name, description=spec.description, blocking=spec.blocking
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        return to_result(spec, run_check(warehouse.engine(), spec.name))
+
+    return _check
+
+
+sql_checks = [_build(spec) for spec in SQL_CHECKS]

@@ -1,0 +1,95 @@
+"""The contract's relations in schema ``sms``, built from the raw landing.
+
+One multi-asset loads every pending answer into the four tables at once (an answer's facts
+commit together with its load status, so the tables move together); the delivery mart is a
+view over them.
+"""
+
+# No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
+from collections.abc import Iterator
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from sqlalchemy import Engine
+
+from pipelines.defs.raw_assets import FRESHNESS, NIXFLEX_RAW, SMSFACTOR_RAW
+from pipelines.defs.resources import WarehouseResource
+from pipelines.warehouse import introspect
+from pipelines.warehouse.loader import load_pending
+
+DIM_CAMPAIGN = dg.AssetKey(["sms", "dim_campaign"])
+FACT_RECIPIENT_DELIVERY = dg.AssetKey(["sms", "fact_recipient_delivery"])
+FACT_RECIPIENT_STATUS_CHANGE = dg.AssetKey(["sms", "fact_recipient_status_change"])
+FACT_CAMPAIGN_COUNTERS = dg.AssetKey(["sms", "fact_campaign_counters"])
+CAMPAIGN_DELIVERY = dg.AssetKey(["sms", "campaign_delivery"])
+
+_TABLES: dict[dg.AssetKey, tuple[str, str]] = {  # key -> (group, grain)
+    DIM_CAMPAIGN: ("sms", "one row per (provider, campaign_id), both vendors, as last read"),
+    FACT_RECIPIENT_DELIVERY: (
+        "nixflex",
+        "one row per Nixflex (campaign_id, phone): the recipient's latest known state",
+    ),
+    FACT_RECIPIENT_STATUS_CHANGE: (
+        "nixflex",
+        "one row per observed change of a Nixflex recipient's status",
+    ),
+    FACT_CAMPAIGN_COUNTERS: (
+        "smsfactor",
+        "one row per SMSFactor (campaign_id, observed_at), when the counters moved",
+    ),
+}
+
+
+def table_metadata(engine: Engine, key: dg.AssetKey) -> dict[str, object]:
+    """Row count and column schema as the UI shows them."""
+    schema, relation = key.path
+    cols = introspect.columns(engine, schema, relation)
+    return {
+        "dagster/row_count": introspect.row_count(engine, schema, relation),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in cols]
+        ),
+        "dagster/table_name": f"{schema}.{relation}",
+    }
+
+
+@dg.multi_asset(
+    name="load_sms_tables",
+    specs=[
+        dg.AssetSpec(
+            key,
+            deps=[NIXFLEX_RAW, SMSFACTOR_RAW],
+            group_name=group,
+            description=f"sms.{key.path[-1]}: {grain}.",
+            kinds={"postgres"},
+            freshness_policy=FRESHNESS,
+        )
+        for key, (group, grain) in _TABLES.items()
+    ],
+)
+def load_sms_tables(
+    context: AssetExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.MaterializeResult]:
+    """Load every pending raw answer into the sms tables; each ends loaded or quarantined."""
+    engine = warehouse.engine()
+    stats = load_pending(engine, progress=context.log.info)
+    context.log.info(f"load finished: {stats.as_dict()}")
+    for key in _TABLES:
+        yield dg.MaterializeResult(
+            asset_key=key, metadata={**table_metadata(engine, key), **stats.as_dict()}
+        )
+
+
+@dg.asset(
+    key=CAMPAIGN_DELIVERY,
+    deps=list(_TABLES),
+    group_name="sms",
+    kinds={"postgres"},
+    description="sms.campaign_delivery (view): one row per (provider, campaign_id) with "
+    "delivered/failed/pending/unknown by the documented rules and delivery_rate.",
+    freshness_policy=FRESHNESS,
+)
+def campaign_delivery(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The mart is a view: materializing it records what it shows now."""
+    engine = warehouse.engine()
+    return dg.MaterializeResult(metadata=table_metadata(engine, CAMPAIGN_DELIVERY))

@@ -1,0 +1,15 @@
+"""A deterministic HTTP simulator of the Nixflex and SMSFactor APIs for tests and demos.
+
+``Simulator`` generates both accounts from a seed around an anchor instant; ``SimClock``
+decides what "now" is; ``serve`` puts it on real HTTP (Nixflex at ``{base}/nixflex/v1``,
+SMSFactor at ``{base}/smsfactor``) and the demo credentials below are the only ones accepted.
+"""
+
+from __future__ import annotations
+
+from pipelines.simulator.model import SimClock
+from pipelines.simulator.nixflex import DEMO_KEY as NIXFLEX_DEMO_KEY
+from pipelines.simulator.server import Simulator, serve
+from pipelines.simulator.smsfactor import DEMO_TOKEN as SMSFACTOR_DEMO_TOKEN
+
+__all__ = ["NIXFLEX_DEMO_KEY", "SMSFACTOR_DEMO_TOKEN", "SimClock", "Simulator", "serve"]

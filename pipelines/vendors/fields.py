@@ -1,0 +1,97 @@
+"""Field readers shared by both parsers: strict about meaning, tolerant about spelling.
+
+Each raises ``ItemProblem`` with a message naming the field, so a refused item says why.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pipelines.vendors.records import ItemProblem
+
+PARIS = ZoneInfo("Europe/Paris")
+_INT = re.compile(r"^[+-]?\d+$")
+# PHP's "no date" value, which SMSFactor-style APIs print for unset dates.
+_NO_DATE = {"", "0000-00-00 00:00:00", "0000-00-00"}
+
+
+def text(item: dict[str, Any], key: str, *, required: bool = False) -> str | None:
+    """A string field; numbers are accepted and rendered as text (vendors drift)."""
+    value = item.get(key)
+    if value is None or value == "":
+        if required:
+            raise ItemProblem(f"{key} is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ItemProblem(f"{key} should be text, got {type(value).__name__}")
+    return str(value)
+
+
+def integer(item: dict[str, Any], key: str) -> int:
+    """A counter: an integer, or a string of digits (SMSFactor sends every number as text)."""
+    value = item.get(key)
+    if isinstance(value, bool):
+        raise ItemProblem(f"{key} should be an integer, got a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _INT.match(value.strip()):
+        return int(value.strip())
+    if value is None:
+        raise ItemProblem(f"{key} is missing")
+    raise ItemProblem(f"{key} should be an integer, got {value!r}")
+
+
+def decimal(item: dict[str, Any], key: str) -> Decimal | None:
+    """Money or a rate, as Decimal (never float); missing or empty is None."""
+    value = item.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ItemProblem(f"{key} should be a number, got {type(value).__name__}")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise ItemProblem(f"{key} should be a number, got {value!r}") from exc
+    if not number.is_finite():
+        raise ItemProblem(f"{key} should be a finite number, got {value!r}")
+    return number
+
+
+def utc_timestamp(item: dict[str, Any], key: str) -> datetime | None:
+    """Nixflex time: ISO-8601 in UTC with ``Z``; a naive value is read as UTC, as documented."""
+    value = item.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ItemProblem(f"{key} should be an ISO-8601 timestamp, got {value!r}")
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ItemProblem(f"{key} should be an ISO-8601 timestamp, got {value!r}") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def paris_timestamp(item: dict[str, Any], key: str) -> datetime | None:
+    """SMSFactor time: ``Y-m-d H:i:s`` in Europe/Paris local time, returned in UTC.
+
+    The autumn hour that occurs twice is read as its first occurrence (summer time,
+    ``fold=0``); a spring time that does not exist is read with the winter offset, as
+    ``zoneinfo`` does, i.e. one hour later on the wall clock. Both are vendor ambiguities
+    we cannot resolve from the value alone.
+    """
+    value = item.get(key)
+    if value is None or (isinstance(value, str) and value.strip() in _NO_DATE):
+        return None
+    if not isinstance(value, str):
+        raise ItemProblem(f"{key} should be 'Y-m-d H:i:s', got {value!r}")
+    try:
+        local = datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")
+    except ValueError as exc:
+        raise ItemProblem(f"{key} should be 'Y-m-d H:i:s', got {value!r}") from exc
+    return local.replace(tzinfo=PARIS).astimezone(UTC)

@@ -1,0 +1,185 @@
+"""Pure Nixflex parsing: a decoded JSON payload in, typed records (or a refusal) out.
+
+Shapes recognised (``shared/vendor-apis.md``):
+- the current get page: ``total_count…pending_count`` and ``recipients[]`` with ``phone``;
+- the older get page: ``recipients_count``/``sent_count``/``completed_at``, recipients with
+  ``phone_number``. Its statuses have no documented counting rule, so it is recognised by
+  name and quarantined with that reason rather than guessed at;
+- the error envelope ``{"error": {"type", "code", "message", …}}``.
+Anything else is an unknown shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.vendors import fields
+from pipelines.vendors.records import (
+    DUPLICATE_RECIPIENT,
+    INVALID_ITEM,
+    UNKNOWN_SHAPE,
+    VENDOR_ERROR,
+    ItemProblem,
+    NixflexCampaign,
+    NixflexRecipient,
+    NixflexSummary,
+    ParsedBatch,
+    Rejected,
+    Unreadable,
+)
+
+_LEGACY_KEYS = {"recipients_count", "sent_count", "replied_count", "completed_at"}
+
+
+def _require_object(payload: Any, what: str) -> dict[str, Any]:
+    if not isinstance(payload, dict):
+        raise Unreadable(
+            UNKNOWN_SHAPE, f"{what}: expected a JSON object, got {type(payload).__name__}"
+        )
+    if isinstance(payload.get("error"), dict):
+        err = payload["error"]
+        raise Unreadable(
+            VENDOR_ERROR,
+            f"{what}: vendor error {err.get('type')}/{err.get('code')}: {err.get('message')}",
+        )
+    return payload
+
+
+def _is_legacy(doc: dict[str, Any]) -> bool:
+    if _LEGACY_KEYS & doc.keys() and "total_count" not in doc:
+        return True
+    recipients = doc.get("recipients")
+    first = recipients[0] if isinstance(recipients, list) and recipients else None
+    return isinstance(first, dict) and "phone_number" in first and "phone" not in first
+
+
+def parse_recipient(item: Any) -> NixflexRecipient:
+    """One recipient; raises ``ItemProblem`` when it cannot be counted."""
+    if not isinstance(item, dict):
+        raise ItemProblem(f"recipient should be an object, got {type(item).__name__}")
+    variables = item.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        raise ItemProblem("variables should be an object")
+    return NixflexRecipient(
+        phone=fields.text(item, "phone", required=True) or "",
+        status=fields.text(item, "status", required=True) or "",
+        twilio_sid=fields.text(item, "twilio_sid"),
+        error_message=fields.text(item, "error_message"),
+        rendered_message=fields.text(item, "rendered_message"),
+        variables=variables,
+        sent_at=fields.utc_timestamp(item, "sent_at"),
+    )
+
+
+def parse_campaign(payload: Any) -> NixflexCampaign:
+    """A ``GET /v1/sms/campaigns/{id}`` answer.
+
+    A recipient that cannot be read, or a phone listed a second time, is kept out and
+    listed in ``rejected`` (the first occurrence of a phone is the one loaded).
+    """
+    doc = _require_object(payload, "campaign")
+    if _is_legacy(doc):
+        raise Unreadable(
+            UNKNOWN_SHAPE,
+            "campaign: older Nixflex shape (recipients_count/sent_count, recipients with "
+            "phone_number) has no documented counting rule",
+        )
+    recipients_raw = doc.get("recipients")
+    if not isinstance(recipients_raw, list):
+        raise Unreadable(UNKNOWN_SHAPE, "campaign: 'recipients' should be a list")
+    try:
+        campaign_id = fields.text(doc, "campaign_id", required=True) or ""
+        counts = {
+            k: fields.integer(doc, f"{k}_count")
+            for k in ("total", "delivered", "failed", "pending")
+        }
+        created_at = fields.utc_timestamp(doc, "created_at")
+        scheduled_at = fields.utc_timestamp(doc, "scheduled_at")
+        header = {
+            k: fields.text(doc, k)
+            for k in ("name", "agent_id", "from_number", "message_template", "status", "source")
+        }
+    except ItemProblem as exc:
+        raise Unreadable(UNKNOWN_SHAPE, f"campaign: {exc}") from exc
+
+    recipients: list[NixflexRecipient] = []
+    rejected: list[Rejected] = []
+    seen: set[str] = set()
+    for position, item in enumerate(recipients_raw):
+        try:
+            recipient = parse_recipient(item)
+        except ItemProblem as exc:
+            rejected.append(
+                Rejected(INVALID_ITEM, f"recipient #{position}: {exc}", item, campaign_id)
+            )
+            continue
+        if recipient.phone in seen:
+            rejected.append(
+                Rejected(
+                    DUPLICATE_RECIPIENT,
+                    f"recipient #{position}: phone already listed earlier in this campaign",
+                    item,
+                    campaign_id,
+                )
+            )
+            continue
+        seen.add(recipient.phone)
+        recipients.append(recipient)
+
+    return NixflexCampaign(
+        campaign_id=campaign_id,
+        name=header["name"],
+        agent_id=header["agent_id"],
+        sender=header["from_number"],
+        message_text=header["message_template"],
+        status=header["status"],
+        source=header["source"],
+        scheduled_at=scheduled_at,
+        created_at=created_at,
+        reported_total=counts["total"],
+        reported_delivered=counts["delivered"],
+        reported_failed=counts["failed"],
+        reported_pending=counts["pending"],
+        recipients=tuple(recipients),
+        rejected=tuple(rejected),
+    )
+
+
+def parse_summary(item: Any) -> NixflexSummary:
+    """One entry of the list endpoint."""
+    if not isinstance(item, dict):
+        raise ItemProblem(f"campaign summary should be an object, got {type(item).__name__}")
+    return NixflexSummary(
+        campaign_id=fields.text(item, "campaign_id", required=True) or "",
+        name=fields.text(item, "name"),
+        status=fields.text(item, "status"),
+        created_at=fields.utc_timestamp(item, "created_at"),
+        total=fields.integer(item, "total_count"),
+        delivered=fields.integer(item, "delivered_count"),
+        failed=fields.integer(item, "failed_count"),
+        pending=fields.integer(item, "pending_count"),
+    )
+
+
+def parse_list(payload: Any) -> ParsedBatch[NixflexSummary]:
+    """A ``GET /v1/sms/campaigns`` page: ``{"campaigns": [...], "count": N}``."""
+    doc = _require_object(payload, "campaign list")
+    items = doc.get("campaigns")
+    if not isinstance(items, list):
+        raise Unreadable(UNKNOWN_SHAPE, "campaign list: 'campaigns' should be a list")
+    summaries: list[NixflexSummary] = []
+    rejected: list[Rejected] = []
+    for position, item in enumerate(items):
+        try:
+            summaries.append(parse_summary(item))
+        except ItemProblem as exc:
+            cid = item.get("campaign_id") if isinstance(item, dict) else None
+            rejected.append(
+                Rejected(
+                    INVALID_ITEM,
+                    f"summary #{position}: {exc}",
+                    item,
+                    cid if isinstance(cid, str) else None,
+                )
+            )
+    return ParsedBatch(summaries, rejected)

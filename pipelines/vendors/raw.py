@@ -1,0 +1,54 @@
+"""The raw record of one vendor answer, exactly as it came off the wire."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+KEPT_HEADERS = (
+    "retry-after",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "date",
+)
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """One HTTP answer from a vendor, kept before anything interprets it.
+
+    ``endpoint`` is a stable logical name (``campaigns.list``, ``campaign.get``,
+    ``campaigns.history``); ``campaign_id`` is set for per-campaign requests; ``headers``
+    keeps the few response headers worth keeping (rate limits, retry hints), lower-cased.
+    """
+
+    provider: str
+    endpoint: str
+    path: str
+    params: dict[str, Any]
+    http_status: int
+    content_type: str
+    body: bytes
+    fetched_at: datetime
+    campaign_id: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_hash: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content_hash", hashlib.sha256(self.body).hexdigest())
+
+    def json_payload(self) -> Any | None:
+        """The body as JSON when it is valid JSON that Postgres ``jsonb`` can hold, else None."""
+        try:
+            text = self.body.decode("utf-8")
+            value = json.loads(text)
+        except (UnicodeDecodeError, ValueError):
+            return None
+        # jsonb rejects the NUL character; such a body is kept as bytes instead.
+        if "\\u0000" in text:
+            return None
+        return value

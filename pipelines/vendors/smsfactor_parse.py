@@ -1,0 +1,173 @@
+"""Pure SMSFactor parsing: bytes in (JSON or XML), typed campaigns (or a refusal) out.
+
+Quirks handled, all from ``shared/vendor-apis.md`` and the seed page:
+- every number is a string; counters become ``int``, money and rates ``Decimal``;
+- ``campaign`` is an array in JSON (possibly empty) and a repeated element in XML, where
+  ``<lists>`` is repeated once per list;
+- errors come in the body, possibly with HTTP 200: ``status`` < 0, or ``{"error": "…"}``;
+- a per-campaign ``status`` may come as the integer 1 (older sister platform);
+- dates are Europe/Paris local time without a zone, converted to UTC here.
+XML is read with defusedxml: vendor bytes never get entity expansion or external fetches.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from defusedxml import ElementTree as SafeET
+from defusedxml.common import DefusedXmlException
+
+from pipelines.vendors import fields
+from pipelines.vendors.records import (
+    INVALID_ITEM,
+    UNKNOWN_SHAPE,
+    UNREADABLE_BODY,
+    VENDOR_ERROR,
+    ItemProblem,
+    ParsedBatch,
+    Rejected,
+    SmsFactorCampaign,
+    Unreadable,
+)
+
+ERROR_MEANINGS = {
+    -1: "authentication error",
+    -2: "XML error",
+    -3: "not enough credits",
+    -4: "incorrect date",
+    -5: "resource not found",
+    -6: "JSON error",
+    -7: "data error",
+    -8: "under moderation",
+    -99: "unknown error",
+}
+
+
+def _xml_value(element: Element) -> Any:
+    children = list(element)
+    if not children:
+        return (element.text or "").strip()
+    out: dict[str, Any] = {}
+    for child in children:
+        value = _xml_value(child)
+        if child.tag in out:
+            previous = out[child.tag]
+            out[child.tag] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            out[child.tag] = value
+    return out
+
+
+def decode(body: bytes) -> dict[str, Any]:
+    """Decode an answer whatever its format (sniffed from the bytes, not trusted headers)."""
+    head = body.lstrip()[:1]
+    try:
+        if head == b"<":
+            doc = _xml_value(SafeET.fromstring(body))
+        else:
+            doc = json.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, SafeET.ParseError, DefusedXmlException) as exc:
+        raise Unreadable(UNREADABLE_BODY, f"body is neither valid JSON nor XML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise Unreadable(UNKNOWN_SHAPE, f"expected an object, got {type(doc).__name__}")
+    return doc
+
+
+def error_of(doc: dict[str, Any]) -> tuple[int | None, str] | None:
+    """``(status, message)`` when the document is an error answer, else None."""
+    if "error" in doc and "campaign" not in doc and "campaigns" not in doc:
+        return None, str(doc["error"])
+    status = doc.get("status")
+    try:
+        code = int(str(status).strip()) if status is not None else None
+    except ValueError:
+        return None, f"unreadable status {status!r}"
+    if code is not None and code < 0:
+        meaning = ERROR_MEANINGS.get(code, "undocumented error")
+        message = doc.get("message") or meaning
+        details = doc.get("details")
+        return code, f"{meaning}: {message}" + (f" ({details})" if details else "")
+    return None
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _list_ids(value: Any) -> tuple[str, ...]:
+    ids: list[str] = []
+    for entry in _as_list(value):
+        if isinstance(entry, dict):
+            ids.extend(str(i) for i in _as_list(entry.get("id")))
+        elif isinstance(entry, str | int):
+            ids.append(str(entry))
+    return tuple(ids)
+
+
+def parse_campaign(item: Any) -> SmsFactorCampaign:
+    """One campaign object; raises ``ItemProblem`` when a counter cannot be read."""
+    if not isinstance(item, dict):
+        raise ItemProblem(f"campaign should be an object, got {type(item).__name__}")
+    return SmsFactorCampaign(
+        campaign_id=fields.text(item, "id", required=True) or "",
+        sender=fields.text(item, "sender"),
+        text=fields.text(item, "text"),
+        status=fields.text(item, "status"),
+        created_at=fields.paris_timestamp(item, "creation_date"),
+        send_date=fields.paris_timestamp(item, "date"),
+        cost=fields.decimal(item, "cost"),
+        delivery_rate=fields.decimal(item, "delivery_rate"),
+        total=fields.integer(item, "total"),
+        delivered=fields.integer(item, "delivered"),
+        error=fields.integer(item, "error"),
+        expired=fields.integer(item, "expired"),
+        network_error=fields.integer(item, "network_error"),
+        stop=fields.integer(item, "stop"),
+        npai=fields.integer(item, "npai"),
+        list_ids=_list_ids(item.get("lists")),
+    )
+
+
+def parse_campaigns(doc: dict[str, Any]) -> ParsedBatch[SmsFactorCampaign]:
+    """Campaigns from a ``/campaign/{id}`` answer (``campaign``) or ``/campaigns`` (history)."""
+    error = error_of(doc)
+    if error is not None:
+        raise Unreadable(VENDOR_ERROR, f"vendor error {error[0]}: {error[1]}")
+    if "campaigns" in doc:
+        container = doc["campaigns"]
+        # XML wraps history items as <campaigns><campaign>…</campaign></campaigns>.
+        if isinstance(container, dict) and set(container) == {"campaign"}:
+            container = container["campaign"]
+    elif "campaign" in doc:
+        container = doc["campaign"]
+    else:
+        raise Unreadable(UNKNOWN_SHAPE, "answer has neither 'campaign' nor 'campaigns'")
+    items = _as_list(container)
+    campaigns: list[SmsFactorCampaign] = []
+    rejected: list[Rejected] = []
+    for position, item in enumerate(items):
+        try:
+            campaigns.append(parse_campaign(item))
+        except ItemProblem as exc:
+            cid = item.get("id") if isinstance(item, dict) else None
+            rejected.append(
+                Rejected(
+                    INVALID_ITEM,
+                    f"campaign #{position}: {exc}",
+                    item,
+                    str(cid) if cid is not None else None,
+                )
+            )
+    return ParsedBatch(campaigns, rejected)
+
+
+def total_records(doc: dict[str, Any]) -> int | None:
+    """The history's ``totalRecords`` when readable (used to stop paging)."""
+    try:
+        return fields.integer(doc, "totalRecords")
+    except ItemProblem:
+        return None

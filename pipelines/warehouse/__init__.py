@@ -1,0 +1,1 @@
+"""The Postgres warehouse: connection, migrations, landing, loading and check queries."""

@@ -1,0 +1,46 @@
+"""Run a data-quality check: the SQL file ``sql/checks/<name>.sql`` lists offending rows.
+
+Each check file is the same query an analyst can run by hand in psql; no rows means pass.
+Rows carry ``provider`` and ``campaign_id`` so a failure names the campaigns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from pipelines.warehouse import sqlfiles
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    rows: list[dict[str, Any]]
+
+    @property
+    def passed(self) -> bool:
+        return not self.rows
+
+    @property
+    def campaigns(self) -> list[str]:
+        """Offending campaigns as ``provider:campaign_id`` (providers alone when no campaign)."""
+        named: list[str] = []
+        for row in self.rows:
+            label = row.get("provider") or "?"
+            if row.get("campaign_id"):
+                label = f"{label}:{row['campaign_id']}"
+            if label not in named:
+                named.append(label)
+        return named
+
+
+def run_check(engine: Engine, name: str) -> CheckOutcome:
+    """Run ``sql/checks/<name>.sql`` read-only and return its rows."""
+    sql = sqlfiles.read(f"checks/{name}.sql")
+    with engine.connect() as conn:
+        conn.execute(text("set transaction read only"))
+        rows = [dict(r) for r in conn.execute(text(sql)).mappings().all()]
+        conn.rollback()
+    return CheckOutcome(name, rows)

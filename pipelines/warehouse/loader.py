@@ -1,0 +1,337 @@
+"""Turn landed answers into the ``sms`` facts: every pending answer ends loaded or quarantined.
+
+Answers are read back from ``raw.vendor_response`` (never from memory), oldest first, one
+transaction each: the facts an answer produces and its new ``load_status`` commit together,
+so a crash leaves the answer pending and the facts as they were. ``FOR UPDATE SKIP LOCKED``
+lets two loaders run at once without loading an answer twice. The same path rebuilds the
+facts from raw alone (replay).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DataError, IntegrityError
+
+from pipelines.rules import delivery_bucket
+from pipelines.vendors import nixflex_parse, smsfactor_parse
+from pipelines.vendors.records import (
+    UNREADABLE_BODY,
+    VENDOR_ERROR,
+    NixflexCampaign,
+    Rejected,
+    SmsFactorCampaign,
+    Unreadable,
+)
+from pipelines.warehouse import sqlfiles
+
+log = logging.getLogger(__name__)
+
+# SMSFactor statuses under which `date` is a plan, not a sending time (seed page).
+_NOT_SENT_STATUSES = {"Waiting", "In moderation", "Denied"}
+
+
+@dataclass
+class LoadStats:
+    """What one load did, for asset metadata and logs."""
+
+    responses_loaded: int = 0
+    responses_quarantined: int = 0
+    items_quarantined: int = 0
+    campaigns: int = 0
+    recipients_seen: int = 0
+    recipient_changes: int = 0
+    counter_snapshots: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class _Landed:
+    response_id: int
+    provider: str
+    endpoint: str
+    http_status: int
+    fetched_at: datetime
+    payload: Any
+    body: bytes | None
+
+
+def load_pending(
+    engine: Engine, provider: str | None = None, progress: Callable[[str], None] | None = None
+) -> LoadStats:
+    """Load every pending answer (of one provider, or all), oldest first."""
+    stats = LoadStats()
+    with engine.connect() as conn:
+        ids = (
+            conn.execute(
+                text(
+                    "select response_id from raw.vendor_response where load_status = 'pending' "
+                    "and (cast(:provider as text) is null or provider = :provider) "
+                    "order by fetched_at, response_id"
+                ),
+                {"provider": provider},
+            )
+            .scalars()
+            .all()
+        )
+    for done, response_id in enumerate(ids, start=1):
+        with engine.begin() as conn:
+            landed = _lock_pending(conn, response_id)
+            if landed is not None:
+                _load_one(conn, landed, stats)
+        if progress and (done % 50 == 0 or done == len(ids)):
+            progress(
+                f"loaded {done}/{len(ids)} answers ({stats.campaigns} campaigns, "
+                f"{stats.recipient_changes} recipient changes)"
+            )
+    return stats
+
+
+def _lock_pending(conn: Connection, response_id: int) -> _Landed | None:
+    row = conn.execute(
+        text(
+            "select response_id, provider, endpoint, http_status, fetched_at, payload, body "
+            "from raw.vendor_response where response_id = :id and load_status = 'pending' "
+            "for update skip locked"
+        ),
+        {"id": response_id},
+    ).one_or_none()
+    if row is None:
+        return None
+    body = bytes(row.body) if row.body is not None else None
+    return _Landed(
+        row.response_id,
+        row.provider,
+        row.endpoint,
+        row.http_status,
+        row.fetched_at,
+        row.payload,
+        body,
+    )
+
+
+def _load_one(conn: Connection, landed: _Landed, stats: LoadStats) -> None:
+    savepoint = conn.begin_nested()
+    try:
+        rejected = _dispatch(conn, landed, stats)
+    except Unreadable as exc:
+        savepoint.rollback()
+        _quarantine_response(conn, landed, exc.kind, exc.reason)
+        stats.responses_quarantined += 1
+        return
+    except (DataError, IntegrityError) as exc:
+        # The warehouse refused a value (e.g. a NUL character): keep the answer, say why.
+        savepoint.rollback()
+        reason = f"the warehouse refused this answer: {str(exc.orig).splitlines()[0]}"
+        _quarantine_response(conn, landed, "rejected_by_warehouse", reason)
+        stats.responses_quarantined += 1
+        return
+    savepoint.commit()
+    _quarantine_items(conn, landed, rejected)
+    stats.items_quarantined += len(rejected)
+    note = f"{len(rejected)} item(s) quarantined" if rejected else None
+    conn.execute(
+        text(
+            "update raw.vendor_response set load_status = 'loaded', loaded_at = now(), "
+            "load_note = :note where response_id = :id"
+        ),
+        {"id": landed.response_id, "note": note},
+    )
+    stats.responses_loaded += 1
+
+
+def _document(landed: _Landed) -> Any:
+    if landed.payload is not None:
+        return landed.payload
+    assert landed.body is not None
+    if landed.provider == "smsfactor":
+        return smsfactor_parse.decode(landed.body)
+    try:
+        return json.loads(landed.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Unreadable(UNREADABLE_BODY, f"body is not valid JSON: {exc}") from exc
+
+
+def _dispatch(conn: Connection, landed: _Landed, stats: LoadStats) -> list[Rejected]:
+    doc = _document(landed)
+    if landed.provider == "nixflex":
+        if not 200 <= landed.http_status < 300:
+            err = doc.get("error") if isinstance(doc, dict) else None
+            err = err if isinstance(err, dict) else {}
+            raise Unreadable(
+                VENDOR_ERROR,
+                f"HTTP {landed.http_status} {err.get('code') or ''}: "
+                f"{err.get('message') or 'error answer'}".strip(),
+            )
+        if landed.endpoint == "campaigns.list":
+            # List pages feed discovery only; dim rows come from the detail answer.
+            return nixflex_parse.parse_list(doc).rejected
+        campaign = nixflex_parse.parse_campaign(doc)
+        _write_nixflex(conn, campaign, landed.fetched_at, stats)
+        return list(campaign.rejected)
+    if not isinstance(doc, dict):
+        raise Unreadable("unknown_shape", f"expected an object, got {type(doc).__name__}")
+    batch = smsfactor_parse.parse_campaigns(doc)
+    for campaign in batch.items:
+        _write_smsfactor(conn, campaign, landed.fetched_at, stats)
+    return batch.rejected
+
+
+def _write_nixflex(
+    conn: Connection, c: NixflexCampaign, observed_at: datetime, stats: LoadStats
+) -> None:
+    sent_times = [r.sent_at for r in c.recipients if r.sent_at is not None]
+    conn.execute(
+        text(sqlfiles.read("load/upsert_dim_campaign.sql")),
+        {
+            "provider": "nixflex",
+            "campaign_id": c.campaign_id,
+            "name": c.name,
+            "sender": c.sender,
+            "message_text": c.message_text,
+            "status": c.status,
+            "created_at": c.created_at,
+            "scheduled_at": c.scheduled_at,
+            "sent_at": min(sent_times) if sent_times else None,
+            "cost": None,
+            "reported_total": c.reported_total,
+            "reported_delivered": c.reported_delivered,
+            "reported_failed": c.reported_failed,
+            "reported_pending": c.reported_pending,
+            "observed_at": observed_at,
+        },
+    )
+    stats.campaigns += 1
+    if not c.recipients:
+        return
+    conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
+    _copy_recipients(conn, c, observed_at)
+    changes = conn.execute(text(sqlfiles.read("load/insert_recipient_status_change.sql")))
+    conn.execute(text(sqlfiles.read("load/merge_recipient_delivery.sql")))
+    stats.recipients_seen += len(c.recipients)
+    stats.recipient_changes += changes.rowcount
+
+
+def _copy_recipients(conn: Connection, c: NixflexCampaign, observed_at: datetime) -> None:
+    dbapi = conn.connection.driver_connection
+    columns = (
+        "campaign_id, phone, status, delivery_bucket, twilio_sid, error_message, "
+        "rendered_message, variables, sent_at, observed_at"
+    )
+    with dbapi.cursor() as cur, cur.copy(f"copy stage_recipient ({columns}) from stdin") as copy:
+        for r in c.recipients:
+            copy.write_row(
+                (
+                    c.campaign_id,
+                    r.phone,
+                    r.status,
+                    delivery_bucket(r.status),
+                    r.twilio_sid,
+                    r.error_message,
+                    r.rendered_message,
+                    json.dumps(r.variables) if r.variables is not None else None,
+                    r.sent_at,
+                    observed_at,
+                )
+            )
+
+
+def _write_smsfactor(
+    conn: Connection, c: SmsFactorCampaign, observed_at: datetime, stats: LoadStats
+) -> None:
+    sent = c.status not in _NOT_SENT_STATUSES
+    conn.execute(
+        text(sqlfiles.read("load/upsert_dim_campaign.sql")),
+        {
+            "provider": "smsfactor",
+            "campaign_id": c.campaign_id,
+            "name": None,
+            "sender": c.sender,
+            "message_text": c.text,
+            "status": c.status,
+            "created_at": c.created_at,
+            "scheduled_at": c.send_date,
+            "sent_at": c.send_date if sent else None,
+            "cost": c.cost,
+            "reported_total": c.total,
+            "reported_delivered": c.delivered,
+            "reported_failed": None,
+            "reported_pending": None,
+            "observed_at": observed_at,
+        },
+    )
+    snapshot = conn.execute(
+        text(sqlfiles.read("load/insert_campaign_counters.sql")),
+        {
+            "campaign_id": c.campaign_id,
+            "observed_at": observed_at,
+            "status": c.status,
+            "total": c.total,
+            "delivered": c.delivered,
+            "error": c.error,
+            "expired": c.expired,
+            "network_error": c.network_error,
+            "stop": c.stop,
+            "npai": c.npai,
+            "delivery_rate": c.delivery_rate,
+            "cost": c.cost,
+        },
+    )
+    stats.campaigns += 1
+    stats.counter_snapshots += snapshot.rowcount
+
+
+def _jsonb_text(value: Any) -> str:
+    # jsonb cannot hold NUL; keep the item readable rather than lose it.
+    return json.dumps(value, default=str).replace("\\u0000", "\\ufffd")
+
+
+def _quarantine_response(conn: Connection, landed: _Landed, kind: str, reason: str) -> None:
+    conn.execute(
+        text(
+            "insert into raw.quarantine (response_id, provider, campaign_id, kind, reason) "
+            "select response_id, provider, campaign_id, :kind, :reason "
+            "from raw.vendor_response where response_id = :id"
+        ),
+        {"id": landed.response_id, "kind": kind, "reason": reason},
+    )
+    conn.execute(
+        text(
+            "update raw.vendor_response set load_status = 'quarantined', loaded_at = now(), "
+            "load_note = :reason where response_id = :id"
+        ),
+        {"id": landed.response_id, "reason": f"{kind}: {reason}"},
+    )
+    log.warning(
+        "quarantined %s answer %d: %s: %s", landed.provider, landed.response_id, kind, reason
+    )
+
+
+def _quarantine_items(conn: Connection, landed: _Landed, rejected: Iterable[Rejected]) -> None:
+    rows = [
+        {
+            "id": landed.response_id,
+            "provider": landed.provider,
+            "campaign_id": r.campaign_id,
+            "kind": r.kind,
+            "reason": r.reason,
+            "item": _jsonb_text(r.item),
+        }
+        for r in rejected
+    ]
+    if rows:
+        conn.execute(
+            text(
+                "insert into raw.quarantine "
+                "(response_id, provider, campaign_id, kind, reason, item) values (:id, :provider, :campaign_id, :kind, :reason, cast(:item as jsonb))"
+            ),
+            rows,
+        )
