@@ -42,7 +42,8 @@ simulator: $(STAMP) ## the vendor simulator alone, on port 8765
 psql: $(STAMP) ## a psql session on the warehouse (embedded or WAREHOUSE_URL)
 	@$(PY) -m pipelines.cli psql
 
-test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## lint, then every test
+	@$(VENV)/bin/ruff check .
 	@$(PY) -m pytest
 
 lint: $(STAMP)

@@ -10,8 +10,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipelines.defs.checks import SQL_CHECKS
 from pipelines.definitions import build_definitions
+from pipelines.defs.checks import SQL_CHECKS
 from pipelines.warehouse.sqlfiles import SQL_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def test_credentials_reach_dagster_as_env_vars_not_values(monkeypatch: pytest.Mo
     resources = build_definitions().resources
     assert isinstance(resources, dict)
     for name in ("nixflex", "smsfactor"):
-        config = resources[name]._get_non_default_public_field_values()  # noqa: SLF001
+        config = resources[name]._get_non_default_public_field_values()
         env_vars = [v for v in config.values() if isinstance(v, dg.EnvVar)]
         plain = [v for v in config.values() if not isinstance(v, dg.EnvVar)]
         assert env_vars, f"{name}: the credential should be an EnvVar"

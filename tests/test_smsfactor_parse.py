@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.vendors.smsfactor_parse import decode, error_of, parse_campaigns, total_records
 from pipelines.vendors.records import SmsFactorCampaign, Unreadable
+from pipelines.vendors.smsfactor_parse import decode, error_of, parse_campaigns, total_records
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

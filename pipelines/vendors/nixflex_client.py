@@ -60,9 +60,11 @@ def decipher(raw: RawResponse) -> None:
         raise VendorNotFound(PROVIDER, message, **kwargs)
     if status == 429:
         details = err.get("details") if isinstance(err.get("details"), dict) else {}
-        hint = retry_after_seconds(raw.headers.get("retry-after")) or _seconds(
-            details.get("retry_after")
-        )
+        # The Retry-After header wins (0 means "now"); the body's details.retry_after is
+        # the fallback.
+        hint = retry_after_seconds(raw.headers.get("retry-after"))
+        if hint is None:
+            hint = _seconds(details.get("retry_after"))
         raise VendorRateLimited(PROVIDER, message, retry_after=hint, **kwargs)
     if status >= 500:
         raise VendorUnavailable(PROVIDER, message, **kwargs)

@@ -315,6 +315,12 @@ def _quarantine_response(conn: Connection, landed: _Landed, kind: str, reason: s
     )
 
 
+_INSERT_QUARANTINED_ITEM = text("""
+insert into raw.quarantine (response_id, provider, campaign_id, kind, reason, item)
+values (:id, :provider, :campaign_id, :kind, :reason, cast(:item as jsonb))
+""")
+
+
 def _quarantine_items(conn: Connection, landed: _Landed, rejected: Iterable[Rejected]) -> None:
     rows = [
         {
@@ -329,9 +335,6 @@ def _quarantine_items(conn: Connection, landed: _Landed, rejected: Iterable[Reje
     ]
     if rows:
         conn.execute(
-            text(
-                "insert into raw.quarantine "
-                "(response_id, provider, campaign_id, kind, reason, item) values (:id, :provider, :campaign_id, :kind, :reason, cast(:item as jsonb))"
-            ),
+            _INSERT_QUARANTINED_ITEM,
             rows,
         )
