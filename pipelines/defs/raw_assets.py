@@ -54,7 +54,11 @@ def _result(
                 asset_key=key,
                 check_name=check,
                 passed=report.ok,
-                severity=dg.AssetCheckSeverity.ERROR,
+                # An unreadable vendor (bad key, down) is an error; a few failed requests (a
+                # campaign that vanished between list and get) are kept, quarantined, warned.
+                severity=(
+                    dg.AssetCheckSeverity.ERROR if report.fatal else dg.AssetCheckSeverity.WARN
+                ),
                 description=report.fatal
                 or (
                     f"{len(report.problems)} request(s) failed"
