@@ -66,7 +66,3 @@ class VendorRateLimited(VendorRetriable):
 
 class VendorUnavailable(VendorRetriable):
     """5xx, timeouts and connection failures."""
-
-
-class VendorPayloadError(VendorFatal):
-    """The answer arrived but cannot be read (malformed, truncated, unknown shape)."""

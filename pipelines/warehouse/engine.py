@@ -8,7 +8,6 @@ on a Unix socket only, never on a TCP port.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import warnings
 from pathlib import Path
@@ -57,11 +56,6 @@ def resolve_url(url: str | None) -> str:
     return embedded_url()
 
 
-def describe(url: str) -> str:
-    """A URL safe to print: the password is masked."""
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def libpq_url(url: URL) -> str:
     """The same URL as psql and libpq spell it (no SQLAlchemy driver suffix, password masked)."""
     parsed = url.set(drivername="postgresql")
@@ -83,11 +77,6 @@ def get_engine(url: str | None = None) -> Engine:
             )
             _engines[resolved] = engine
     return engine
-
-
-def env_url() -> str | None:
-    """``WAREHOUSE_URL`` from the environment (unset or empty means embedded)."""
-    return os.environ.get("WAREHOUSE_URL") or None
 
 
 def psql_binary() -> str:

@@ -3,8 +3,9 @@
 Answers are read back from ``raw.vendor_response`` (never from memory), oldest first, one
 transaction each: the facts an answer produces and its new ``load_status`` commit together,
 so a crash leaves the answer pending and the facts as they were. ``FOR UPDATE SKIP LOCKED``
-lets two loaders run at once without loading an answer twice. The same path rebuilds the
-facts from raw alone (replay).
+lets two loaders run at once without loading an answer twice. Because the loader reads only
+raw, marking answers pending again and re-running it rebuilds the facts without calling any
+vendor (there is no replay job yet).
 """
 
 from __future__ import annotations
