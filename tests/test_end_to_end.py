@@ -17,19 +17,9 @@ from sqlalchemy import Engine
 from pipelines.cli import run_sync
 from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, SimClock, Simulator, serve
 from tests.conftest import T0, SimulatorHandle
-from tests.sync_helpers import checks_by_name, rows, run_full_sync, scalar
+from tests.sync_helpers import BUCKET, checks_by_name, rows, run_full_sync, scalar
 
 pytestmark = pytest.mark.slow
-
-# The documented Nixflex rule, restated from the seed page (not imported from the product).
-BUCKET = {
-    "delivered": "delivered",
-    "failed": "failed",
-    "undelivered": "failed",
-    "sent": "failed",
-    "pending": "pending",
-    "queued": "pending",
-}
 
 
 def nixflex_campaigns(base_url: str) -> dict[str, dict]:

@@ -15,7 +15,7 @@ from pipelines.vendors.raw import RawResponse
 from pipelines.warehouse.checks import run_check
 from pipelines.warehouse.landing import land_now
 from pipelines.warehouse.loader import load_pending
-from tests.sync_helpers import rows, scalar
+from tests.sync_helpers import BUCKET, rows, scalar
 
 T = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -23,15 +23,7 @@ T = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 def nixflex_detail(
     campaign_id: str, recipients: list[dict], at: datetime, body: bytes | None = None
 ) -> RawResponse:
-    buckets = {
-        "delivered": "delivered",
-        "failed": "failed",
-        "undelivered": "failed",
-        "sent": "failed",
-        "pending": "pending",
-        "queued": "pending",
-    }
-    statuses = [buckets.get(r.get("status"), "unknown") for r in recipients]
+    statuses = [BUCKET.get(r.get("status"), "unknown") for r in recipients]
     doc = {
         "campaign_id": campaign_id,
         "name": "March promotion",
