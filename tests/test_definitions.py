@@ -82,3 +82,15 @@ def test_credentials_reach_dagster_as_env_vars_not_values(monkeypatch: pytest.Mo
         plain = [v for v in config.values() if not isinstance(v, dg.EnvVar)]
         assert env_vars, f"{name}: the credential should be an EnvVar"
         assert not any("secret_value" in str(v) for v in plain)
+
+
+def test_a_vendor_that_cannot_be_read_errors_but_one_failed_request_only_warns() -> None:
+    from pipelines.defs.raw_assets import NIXFLEX_RAW, _result
+    from pipelines.fetch import FetchReport
+
+    down = FetchReport("nixflex", fatal="nixflex: the API key was refused (HTTP 401)")
+    vanished = FetchReport("nixflex", problems=["campaign smsc_x: not found (HTTP 404)"])
+    for report, severity in ((down, "ERROR"), (vanished, "WARN")):
+        (check,) = _result(NIXFLEX_RAW, "nixflex_api_answered", report, None).check_results
+        assert not check.passed
+        assert check.severity.value == severity  # ERROR makes `make sync` exit non-zero

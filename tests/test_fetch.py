@@ -3,8 +3,6 @@ kept (its 404 answer landed and quarantined) and the other campaigns still load.
 
 from __future__ import annotations
 
-import json
-
 import httpx
 from sqlalchemy import Engine
 
@@ -14,52 +12,35 @@ from pipelines.warehouse.loader import load_pending
 from tests.sync_helpers import rows
 
 
+def _summary(campaign_id: str) -> dict:
+    return {
+        "campaign_id": campaign_id,
+        "name": campaign_id,
+        "status": "done",
+        "total_count": 1,
+        "delivered_count": 1,
+        "failed_count": 0,
+        "pending_count": 0,
+        "created_at": "2026-11-20T10:00:00Z",
+    }
+
+
 def _vendor(request: httpx.Request) -> httpx.Response:
     path = request.url.path
     if path.endswith("/sms/campaigns"):
-        summaries = [
-            {
-                "campaign_id": cid,
-                "name": cid,
-                "status": "done",
-                "total_count": 1,
-                "delivered_count": 1,
-                "failed_count": 0,
-                "pending_count": 0,
-                "created_at": "2026-11-20T10:00:00Z",
-            }
-            for cid in ("smsc_kept", "smsc_gone")
-        ]
+        summaries = [_summary(cid) for cid in ("smsc_kept", "smsc_gone")]
         return httpx.Response(200, json={"campaigns": summaries, "count": 2})
     if path.endswith("/smsc_gone"):
-        return httpx.Response(
-            404,
-            json={
-                "error": {
-                    "type": "not_found",
-                    "code": "campaign_not_found",
-                    "message": "Campaign not found",
-                    "doc_url": "",
-                    "details": {},
-                }
-            },
-        )
-    return httpx.Response(
-        200,
-        content=json.dumps(
-            {
-                "campaign_id": "smsc_kept",
-                "name": "kept",
-                "status": "done",
-                "total_count": 1,
-                "delivered_count": 1,
-                "failed_count": 0,
-                "pending_count": 0,
-                "created_at": "2026-11-20T10:00:00Z",
-                "recipients": [{"phone": "+441", "status": "delivered"}],
-            }
-        ).encode(),
-    )
+        error = {
+            "type": "not_found",
+            "code": "campaign_not_found",
+            "message": "Campaign not found",
+            "doc_url": "",
+            "details": {},
+        }
+        return httpx.Response(404, json={"error": error})
+    detail = {**_summary("smsc_kept"), "recipients": [{"phone": "+441", "status": "delivered"}]}
+    return httpx.Response(200, json=detail)
 
 
 def test_vanished_campaign_is_kept_and_the_rest_loads(engine: Engine) -> None:
