@@ -19,12 +19,15 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from pipelines import clock as pipeline_clock
 from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, SimClock, Simulator, serve
 from pipelines.warehouse.engine import get_engine
 from pipelines.warehouse.migrate import ensure_migrated
 
 BACKENDS = ["embedded"] + (["server"] if os.environ.get("WAREHOUSE_TEST_URL") else [])
-T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+# The simulator's anchor: this session's wall-clock minute, so that the warehouse's own now()
+# (used by the freshness checks) agrees with the time the pipeline and the vendors share.
+T0 = datetime.now(UTC).replace(second=0, microsecond=0)
 
 
 def _embedded_base_url(directory: Path) -> str:
@@ -65,6 +68,8 @@ _TABLES = (
     "sms.fact_recipient_delivery",
     "sms.fact_recipient_status_change",
     "sms.fact_campaign_counters",
+    "sms.campaign_poll_state",
+    "sms.account_poll_state",
 )
 
 
@@ -88,8 +93,13 @@ class SimulatorHandle:
 
 @pytest.fixture
 def simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatorHandle]:
-    """The vendor simulator on a real port, frozen at T0; vendor env vars point at it."""
+    """The vendor simulator on a real port, frozen at T0; vendor env vars point at it.
+
+    The pipeline's clock is the simulator's: advancing ``clock`` moves both, so a test can
+    let hours pass between two polls.
+    """
     clock = SimClock(start=T0)
+    monkeypatch.setattr(pipeline_clock, "utcnow", clock.now)
     sim = Simulator(seed=7, nixflex_campaigns=8, smsfactor_campaigns=8, clock=clock, anchor=T0)
     with serve(sim) as base_url:
         monkeypatch.setenv("NIXFLEX_BASE_URL", f"{base_url}/nixflex/v1")

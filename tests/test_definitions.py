@@ -91,6 +91,6 @@ def test_a_vendor_that_cannot_be_read_errors_but_one_failed_request_only_warns()
     down = FetchReport("nixflex", fatal="nixflex: the API key was refused (HTTP 401)")
     vanished = FetchReport("nixflex", problems=["campaign smsc_x: not found (HTTP 404)"])
     for report, severity in ((down, "ERROR"), (vanished, "WARN")):
-        (check,) = _result(NIXFLEX_RAW, "nixflex_api_answered", report, None).check_results
+        (check,) = _result(NIXFLEX_RAW, "nixflex_api_answered", [report], None).check_results
         assert not check.passed
         assert check.severity.value == severity  # ERROR makes `make sync` exit non-zero

@@ -12,18 +12,46 @@ from datetime import timedelta
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from pipelines.defs.resources import NixflexResource, SmsFactorResource, WarehouseResource
+from pipelines.defs.resources import (
+    NixflexResource,
+    PollingResource,
+    SmsFactorResource,
+    WarehouseResource,
+)
 from pipelines.fetch import FetchReport, fetch_nixflex, fetch_smsfactor
 
 NIXFLEX_RAW = dg.AssetKey(["raw", "nixflex_responses"])
 SMSFACTOR_RAW = dg.AssetKey(["raw", "smsfactor_responses"])
+# One Dagster concurrency pool per vendor (limit 1 in .dagster/dagster.yaml and deploy/):
+# two runs at once poll a vendor one after the other, sharing its rate-limit budget.
+NIXFLEX_POOL, SMSFACTOR_POOL = "nixflex_api", "smsfactor_api"
 FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(minutes=45), warn_window=timedelta(minutes=20)
 )
 
 
+class PollConfig(dg.Config):
+    """Run configuration of a poll (the ``force_refresh`` job sets ``refresh_all``)."""
+
+    refresh_all: bool = False
+    refresh_campaign_ids: list[str] = []
+
+
+def _poll_metadata(reports: list[FetchReport]) -> dict[str, int]:
+    return {
+        "accounts": len(reports),
+        "responses_landed": sum(r.responses_landed for r in reports),
+        "pages_read": sum(r.pages_read for r in reports),
+        "campaigns_listed": sum(r.campaigns_listed for r in reports),
+        "campaigns_fetched": sum(r.campaigns_fetched for r in reports),
+        "skipped_unchanged": sum(r.skipped_unchanged for r in reports),
+        "skipped_settled": sum(r.skipped_settled for r in reports),
+        "problems": sum(len(r.problems) for r in reports),
+    }
+
+
 def _result(
-    key: dg.AssetKey, check: str, report: FetchReport | None, not_configured: str | None
+    key: dg.AssetKey, check: str, reports: list[FetchReport], not_configured: str | None
 ) -> dg.MaterializeResult:
     if not_configured:
         return dg.MaterializeResult(
@@ -39,32 +67,27 @@ def _result(
                 )
             ],
         )
-    assert report is not None
-    metadata = {
-        "responses_landed": report.responses_landed,
-        "campaigns_listed": report.campaigns_listed,
-        "campaigns_fetched": report.campaigns_fetched,
-        "problems": len(report.problems),
-    }
-    details = ([report.fatal] if report.fatal else []) + report.problems[:20]
+    fatal = [f"{r.label}: {r.fatal}" for r in reports if r.fatal]
+    problems = [f"{r.label}: {p}" for r in reports for p in r.problems]
+    metadata = _poll_metadata(reports)
+    per_account = "\n".join(f"- {r.summary()}" for r in reports)
+    details = fatal + problems[:20]
     return dg.MaterializeResult(
-        metadata={**metadata, "status": "vendor unreachable" if report.fatal else "polled"},
+        metadata={
+            **metadata,
+            "status": "some account unreachable" if fatal else "polled",
+            "accounts_polled": dg.MetadataValue.md(per_account),
+        },
         check_results=[
             dg.AssetCheckResult(
                 asset_key=key,
                 check_name=check,
-                passed=report.ok,
-                # An unreadable vendor (bad key, down) is an error; a few failed requests (a
+                passed=not fatal and not problems,
+                # An unreadable account (bad key, down) is an error; a few failed requests (a
                 # campaign that vanished between list and get) are kept, quarantined, warned.
-                severity=(
-                    dg.AssetCheckSeverity.ERROR if report.fatal else dg.AssetCheckSeverity.WARN
-                ),
-                description=report.fatal
-                or (
-                    f"{len(report.problems)} request(s) failed"
-                    if report.problems
-                    else "every request answered"
-                ),
+                severity=dg.AssetCheckSeverity.ERROR if fatal else dg.AssetCheckSeverity.WARN,
+                description="; ".join(fatal)
+                or (f"{len(problems)} request(s) failed" if problems else "every request answered"),
                 metadata={
                     **metadata,
                     "errors": dg.MetadataValue.md("\n".join(f"- {d}" for d in details) or "none"),
@@ -90,22 +113,37 @@ def _result(
     ],
     freshness_policy=FRESHNESS,
     metadata={"dagster/table_name": "raw.vendor_response"},
+    pool=NIXFLEX_POOL,
 )
 def nixflex_responses(
-    context: AssetExecutionContext, nixflex: NixflexResource, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    config: PollConfig,
+    nixflex: NixflexResource,
+    polling: PollingResource,
+    warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult]:
     if not nixflex.configured:
         message = "NIXFLEX_API_KEY is not set: Nixflex is not polled."
         context.log.warning(message)
-        yield _result(NIXFLEX_RAW, "nixflex_api_answered", None, message)
+        yield _result(NIXFLEX_RAW, "nixflex_api_answered", [], message)
         return
-    with nixflex.client() as client:
-        report = fetch_nixflex(
-            client, warehouse.engine(), run_id=context.run_id, progress=context.log.info
-        )
-    if report.fatal:
-        context.log.error(f"Nixflex could not be read: {report.fatal}")
-    yield _result(NIXFLEX_RAW, "nixflex_api_answered", report, None)
+    policy = polling.policy(
+        refresh_all=config.refresh_all, refresh_campaign_ids=config.refresh_campaign_ids
+    )
+    reports = []
+    with nixflex.clients() as clients:
+        for client in clients:  # one account failing does not stop the others
+            report = fetch_nixflex(
+                client,
+                warehouse.engine(),
+                policy=policy,
+                run_id=context.run_id,
+                progress=context.log.info,
+            )
+            if report.fatal:
+                context.log.error(f"{report.label} could not be read: {report.fatal}")
+            reports.append(report)
+    yield _result(NIXFLEX_RAW, "nixflex_api_answered", reports, None)
 
 
 @dg.asset(
@@ -124,19 +162,34 @@ def nixflex_responses(
     ],
     freshness_policy=FRESHNESS,
     metadata={"dagster/table_name": "raw.vendor_response"},
+    pool=SMSFACTOR_POOL,
 )
 def smsfactor_responses(
-    context: AssetExecutionContext, smsfactor: SmsFactorResource, warehouse: WarehouseResource
+    context: AssetExecutionContext,
+    config: PollConfig,
+    smsfactor: SmsFactorResource,
+    polling: PollingResource,
+    warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult]:
     if not smsfactor.configured:
         message = "SMSFACTOR_API_TOKEN is not set: SMSFactor is not polled."
         context.log.warning(message)
-        yield _result(SMSFACTOR_RAW, "smsfactor_api_answered", None, message)
+        yield _result(SMSFACTOR_RAW, "smsfactor_api_answered", [], message)
         return
-    with smsfactor.client() as client:
-        report = fetch_smsfactor(
-            client, warehouse.engine(), run_id=context.run_id, progress=context.log.info
-        )
-    if report.fatal:
-        context.log.error(f"SMSFactor could not be read: {report.fatal}")
-    yield _result(SMSFACTOR_RAW, "smsfactor_api_answered", report, None)
+    policy = polling.policy(
+        refresh_all=config.refresh_all, refresh_campaign_ids=config.refresh_campaign_ids
+    )
+    reports = []
+    with smsfactor.clients() as clients:
+        for client in clients:  # one account failing does not stop the others
+            report = fetch_smsfactor(
+                client,
+                warehouse.engine(),
+                policy=policy,
+                run_id=context.run_id,
+                progress=context.log.info,
+            )
+            if report.fatal:
+                context.log.error(f"{report.label} could not be read: {report.fatal}")
+            reports.append(report)
+    yield _result(SMSFACTOR_RAW, "smsfactor_api_answered", reports, None)

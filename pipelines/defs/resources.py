@@ -2,22 +2,32 @@
 
 Secrets arrive only through ``dg.EnvVar`` (Dagster shows the variable's name, never its
 value). A vendor whose credential is unset is not polled, and the assets say so plainly.
+Several accounts per vendor are configured in one place, the environment: the contract's
+variable is account ``default``; ``NIXFLEX_API_KEY_<ACCOUNT>`` / ``SMSFACTOR_API_TOKEN_<ACCOUNT>``
+add account ``<account>`` (lower-cased), optionally with its own ``…_BASE_URL_<ACCOUNT>``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 
 import dagster as dg
 import httpx
 from sqlalchemy import Engine
 
+from pipelines.polling.policy import PollingPolicy
 from pipelines.vendors import nixflex_client, smsfactor_client
+from pipelines.vendors.ratelimit import limiter_for
 from pipelines.vendors.transport import DEFAULT_TIMEOUT
 from pipelines.warehouse.engine import get_engine
 from pipelines.warehouse.migrate import ensure_migrated
+
+DEFAULT_ACCOUNT = "default"
+ACCOUNT_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,39}")  # NIXFLEX_API_KEY_<ACCOUNT>
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -41,47 +51,132 @@ def _http_client() -> httpx.Client:
     )
 
 
+class VendorAccount(dg.Config):
+    """One more account of a vendor: its name (``sms.dim_campaign.account``) and credential."""
+
+    name: str
+    secret: str
+    base_url: str | None = None
+
+
+class PollingResource(dg.ConfigurableResource):
+    """How incremental polling behaves (see ``pipelines.polling.policy`` and the README)."""
+
+    settle_hours: float = 72.0
+    recheck_minutes: float = 60.0
+    lookback_days: float = 14.0
+    max_concurrency: int = 8
+    nixflex_page_size: int = nixflex_client.MAX_PAGE_SIZE
+    smsfactor_page_size: int = smsfactor_client.MAX_PAGE_SIZE
+
+    def policy(
+        self, *, refresh_all: bool = False, refresh_campaign_ids: Sequence[str] = ()
+    ) -> PollingPolicy:
+        return PollingPolicy(
+            settle_window=timedelta(hours=self.settle_hours),
+            recheck_every=timedelta(minutes=self.recheck_minutes),
+            lookback=timedelta(days=self.lookback_days),
+            nixflex_page_size=self.nixflex_page_size,
+            smsfactor_page_size=self.smsfactor_page_size,
+            max_concurrency=self.max_concurrency,
+            refresh_all=refresh_all,
+            refresh_campaign_ids=frozenset(refresh_campaign_ids),
+        )
+
+
 class NixflexResource(dg.ConfigurableResource):
-    """Nixflex API access: ``NIXFLEX_API_KEY`` (``KEY_ID:KEY_SECRET``) and ``NIXFLEX_BASE_URL``."""
+    """Nixflex API access: ``NIXFLEX_API_KEY`` (``KEY_ID:KEY_SECRET``, account ``default``),
+    ``NIXFLEX_BASE_URL``, and one more account per ``NIXFLEX_API_KEY_<ACCOUNT>``."""
 
     api_key: str | None = None
     base_url: str = nixflex_client.DEFAULT_BASE_URL
+    accounts: list[VendorAccount] = []
 
     @property
     def configured(self) -> bool:
-        return bool(self.api_key)
+        return bool(self.api_key) or bool(self.accounts)
+
+    def account_names(self) -> list[str]:
+        return ([DEFAULT_ACCOUNT] if self.api_key else []) + [a.name for a in self.accounts]
 
     @contextmanager
-    def client(self) -> Iterator[nixflex_client.NixflexClient]:
-        if not self.api_key:
+    def clients(self) -> Iterator[list[nixflex_client.NixflexClient]]:
+        """One client per configured account, each paced by its key's rate limiter."""
+        if not self.configured:
             raise RuntimeError("NIXFLEX_API_KEY is not set: Nixflex is not polled")
+        keys = [(DEFAULT_ACCOUNT, self.api_key, self.base_url)] if self.api_key else []
+        keys += [(a.name, a.secret, a.base_url or self.base_url) for a in self.accounts]
         with _http_client() as http:
-            yield nixflex_client.NixflexClient(http, api_key=self.api_key, base_url=self.base_url)
+            yield [
+                nixflex_client.NixflexClient(
+                    http,
+                    api_key=secret,
+                    base_url=base_url,
+                    account=name,
+                    limiter=limiter_for("nixflex", secret, nixflex_client.RATE_LIMIT_PER_MINUTE),
+                )
+                for name, secret, base_url in keys
+                if secret
+            ]
 
 
 class SmsFactorResource(dg.ConfigurableResource):
-    """SMSFactor API access: ``SMSFACTOR_API_TOKEN`` and ``SMSFACTOR_BASE_URL``."""
+    """SMSFactor API access: ``SMSFACTOR_API_TOKEN`` (account ``default``),
+    ``SMSFACTOR_BASE_URL``, and one more account per ``SMSFACTOR_API_TOKEN_<ACCOUNT>``."""
 
     api_token: str | None = None
     base_url: str = smsfactor_client.DEFAULT_BASE_URL
+    accounts: list[VendorAccount] = []
 
     @property
     def configured(self) -> bool:
-        return bool(self.api_token)
+        return bool(self.api_token) or bool(self.accounts)
+
+    def account_names(self) -> list[str]:
+        return ([DEFAULT_ACCOUNT] if self.api_token else []) + [a.name for a in self.accounts]
 
     @contextmanager
-    def client(self) -> Iterator[smsfactor_client.SmsFactorClient]:
-        if not self.api_token:
+    def clients(self) -> Iterator[list[smsfactor_client.SmsFactorClient]]:
+        """One client per configured account (SMSFactor documents no rate limit: the
+        limiter only follows the vendor's headers if it ever sends them)."""
+        if not self.configured:
             raise RuntimeError("SMSFACTOR_API_TOKEN is not set: SMSFactor is not polled")
+        tokens = [(DEFAULT_ACCOUNT, self.api_token, self.base_url)] if self.api_token else []
+        tokens += [(a.name, a.secret, a.base_url or self.base_url) for a in self.accounts]
         with _http_client() as http:
-            yield smsfactor_client.SmsFactorClient(
-                http, api_token=self.api_token, base_url=self.base_url
-            )
+            yield [
+                smsfactor_client.SmsFactorClient(
+                    http,
+                    api_token=secret,
+                    base_url=base_url,
+                    account=name,
+                    limiter=limiter_for("smsfactor", secret, None),
+                )
+                for name, secret, base_url in tokens
+                if secret
+            ]
 
 
 def _env(name: str) -> dg.EnvVar | None:
     """``EnvVar(name)`` when the variable is set, else None (Dagster would refuse to start)."""
     return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def extra_accounts(prefix: str, base_url_prefix: str) -> list[VendorAccount]:
+    """``<prefix>_<ACCOUNT>`` variables that are set, as accounts named ``<account>``.
+
+    The credential stays an ``EnvVar`` (resolved when a run starts, never printed); an
+    account may have its own ``<base_url_prefix>_<ACCOUNT>``.
+    """
+    accounts = []
+    for name in sorted(os.environ):
+        suffix = name.removeprefix(prefix + "_")
+        if name.startswith(prefix + "_") and ACCOUNT_NAME.fullmatch(suffix) and os.environ[name]:
+            base_url = _env(f"{base_url_prefix}_{suffix}")
+            accounts.append(
+                VendorAccount(name=suffix.lower(), secret=dg.EnvVar(name), base_url=base_url)
+            )
+    return accounts
 
 
 def build_resources() -> dict[str, dg.ConfigurableResource]:
@@ -92,6 +187,15 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
     )
     return {
         "warehouse": WarehouseResource(url=_env("WAREHOUSE_URL")),
-        "nixflex": NixflexResource(api_key=_env("NIXFLEX_API_KEY"), **nixflex_kwargs),
-        "smsfactor": SmsFactorResource(api_token=_env("SMSFACTOR_API_TOKEN"), **smsfactor_kwargs),
+        "nixflex": NixflexResource(
+            api_key=_env("NIXFLEX_API_KEY"),
+            accounts=extra_accounts("NIXFLEX_API_KEY", "NIXFLEX_BASE_URL"),
+            **nixflex_kwargs,
+        ),
+        "smsfactor": SmsFactorResource(
+            api_token=_env("SMSFACTOR_API_TOKEN"),
+            accounts=extra_accounts("SMSFACTOR_API_TOKEN", "SMSFACTOR_BASE_URL"),
+            **smsfactor_kwargs,
+        ),
+        "polling": PollingResource(),
     }

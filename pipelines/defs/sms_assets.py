@@ -13,7 +13,7 @@ from dagster import AssetExecutionContext
 from sqlalchemy import Engine
 
 from pipelines.defs.raw_assets import FRESHNESS, NIXFLEX_RAW, SMSFACTOR_RAW
-from pipelines.defs.resources import WarehouseResource
+from pipelines.defs.resources import PollingResource, WarehouseResource
 from pipelines.warehouse import introspect
 from pipelines.warehouse.loader import load_pending
 
@@ -68,11 +68,12 @@ def table_metadata(engine: Engine, key: dg.AssetKey) -> dict[str, object]:
     ],
 )
 def load_sms_tables(
-    context: AssetExecutionContext, warehouse: WarehouseResource
+    context: AssetExecutionContext, warehouse: WarehouseResource, polling: PollingResource
 ) -> Iterator[dg.MaterializeResult]:
     """Load every pending raw answer into the sms tables; each ends loaded or quarantined."""
     engine = warehouse.engine()
-    stats = load_pending(engine, progress=context.log.info)
+    settle_window = polling.policy().settle_window
+    stats = load_pending(engine, progress=context.log.info, settle_window=settle_window)
     context.log.info(f"load finished: {stats.as_dict()}")
     for key in _TABLES:
         yield dg.MaterializeResult(

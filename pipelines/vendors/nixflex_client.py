@@ -23,13 +23,15 @@ from pipelines.vendors.errors import (
     VendorRequestError,
     VendorUnavailable,
 )
+from pipelines.vendors.ratelimit import RateLimiter, retry_after_seconds
 from pipelines.vendors.raw import RawResponse
 from pipelines.vendors.records import NixflexSummary, Unreadable
-from pipelines.vendors.transport import RetryPolicy, fetch, retry_after_seconds
+from pipelines.vendors.transport import RetryPolicy, fetch
 
 PROVIDER = "nixflex"
 DEFAULT_BASE_URL = "https://api.nixflex.com/v1"
 MAX_PAGE_SIZE = 100  # documented maximum of ?limit=
+RATE_LIMIT_PER_MINUTE = 600  # documented: GET 600/min per API key
 log = logging.getLogger(__name__)
 
 
@@ -88,8 +90,12 @@ class NixflexClient:
         api_key: str,
         base_url: str = DEFAULT_BASE_URL,
         policy: RetryPolicy | None = None,
+        account: str = "default",
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._http = http
+        self.account = account
+        self.limiter = limiter
         self._base = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
         self._policy = policy
@@ -108,6 +114,8 @@ class NixflexClient:
             decipher=decipher,
             campaign_id=campaign_id,
             policy=self._policy,
+            limiter=self.limiter,
+            account=self.account,
         )
 
     def get_campaign(self, campaign_id: str) -> RawResponse:

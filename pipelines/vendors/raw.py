@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 KEPT_HEADERS = (
@@ -23,7 +24,8 @@ class RawResponse:
 
     ``endpoint`` is a stable logical name (``campaigns.list``, ``campaign.get``,
     ``campaigns.history``); ``campaign_id`` is set for per-campaign requests; ``headers``
-    keeps the few response headers worth keeping (rate limits, retry hints), lower-cased.
+    keeps the few response headers worth keeping (rate limits, retry hints), lower-cased;
+    ``account`` names the configured vendor account (API key) that asked.
     """
 
     provider: str
@@ -36,13 +38,21 @@ class RawResponse:
     fetched_at: datetime
     campaign_id: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    account: str = "default"
     content_hash: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "content_hash", hashlib.sha256(self.body).hexdigest())
 
     def json_payload(self) -> Any | None:
-        """The body as JSON when it is valid JSON that Postgres ``jsonb`` can hold, else None."""
+        """The body as JSON when it is valid JSON that Postgres ``jsonb`` can hold, else None.
+
+        Parsed once and kept: the client, the poller and the landing all ask for it.
+        """
+        return self._parsed
+
+    @cached_property
+    def _parsed(self) -> Any | None:
         try:
             text = self.body.decode("utf-8")
             value = json.loads(text)

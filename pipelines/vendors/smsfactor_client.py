@@ -22,9 +22,10 @@ from pipelines.vendors.errors import (
     VendorRequestError,
     VendorUnavailable,
 )
+from pipelines.vendors.ratelimit import RateLimiter, retry_after_seconds
 from pipelines.vendors.raw import RawResponse
 from pipelines.vendors.records import SmsFactorCampaign, Unreadable
-from pipelines.vendors.transport import RetryPolicy, fetch, retry_after_seconds
+from pipelines.vendors.transport import RetryPolicy, fetch
 
 PROVIDER = "smsfactor"
 DEFAULT_BASE_URL = "https://api.smsfactor.com"
@@ -83,8 +84,12 @@ class SmsFactorClient:
         api_token: str,
         base_url: str = DEFAULT_BASE_URL,
         policy: RetryPolicy | None = None,
+        account: str = "default",
+        limiter: RateLimiter | None = None,
     ) -> None:
         self._http = http
+        self.account = account
+        self.limiter = limiter
         self._base = base_url.rstrip("/")
         self._headers = {"Authorization": f"Bearer {api_token}", "Accept": "application/json"}
         self._policy = policy
@@ -103,6 +108,8 @@ class SmsFactorClient:
             decipher=decipher,
             campaign_id=campaign_id,
             policy=self._policy,
+            limiter=self.limiter,
+            account=self.account,
         )
 
     def get_campaign(self, campaign_id: str) -> RawResponse:

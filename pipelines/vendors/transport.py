@@ -2,7 +2,10 @@
 
 The clients build requests and decipher answers; this module only moves bytes and applies
 the retry policy. Retries come from tenacity with a bounded budget: exponential backoff with
-jitter, except that a vendor's own ``Retry-After`` hint wins when it gave one.
+jitter, except that a vendor's own ``Retry-After`` hint wins when it gave one. A 429 is
+waited out for much longer than other failures (``rate_limited_seconds``): being told to
+slow down is not a reason to give up. Every request goes through the key's ``RateLimiter``
+when one is given.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -23,7 +25,9 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from pipelines import clock
 from pipelines.vendors.errors import VendorRateLimited, VendorRetriable, VendorUnavailable
+from pipelines.vendors.ratelimit import RateLimiter, retry_after_seconds
 from pipelines.vendors.raw import KEPT_HEADERS, RawResponse
 
 log = logging.getLogger(__name__)
@@ -39,6 +43,8 @@ class RetryPolicy:
     max_seconds: float = 120.0
     initial_wait: float = 0.5
     max_wait: float = 30.0
+    rate_limited_attempts: int = 40  # a run of 429s is waited out much longer than errors
+    rate_limited_seconds: float = 900.0
 
 
 def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
@@ -51,6 +57,19 @@ def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
         return backoff(state)
 
     return wait
+
+
+def _stop(policy: RetryPolicy) -> Callable[[RetryCallState], bool]:
+    usual = stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds)
+    patient = stop_after_attempt(policy.rate_limited_attempts) | stop_after_delay(
+        policy.rate_limited_seconds
+    )
+
+    def stop(state: RetryCallState) -> bool:
+        exc = state.outcome.exception() if state.outcome else None
+        return patient(state) if isinstance(exc, VendorRateLimited) else usual(state)
+
+    return stop
 
 
 def _log_retry(state: RetryCallState) -> None:
@@ -70,6 +89,8 @@ def fetch(
     decipher: Callable[[RawResponse], None],
     campaign_id: str | None = None,
     policy: RetryPolicy | None = None,
+    limiter: RateLimiter | None = None,
+    account: str = "default",
 ) -> RawResponse:
     """GET ``url`` and return the raw answer once ``decipher`` accepts it.
 
@@ -79,13 +100,23 @@ def fetch(
     policy = policy or RetryPolicy()
 
     def once() -> RawResponse:
+        if limiter is not None:
+            limiter.acquire()
+        answered: httpx.Response | None = None
         try:
             response = http.get(url, params=dict(params), headers=dict(headers))
             body = response.read()
+            answered = response
         except httpx.TimeoutException as exc:
             raise VendorUnavailable(provider, f"timed out on {path}: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
             raise VendorUnavailable(provider, f"connection failed on {path}: {exc}") from exc
+        finally:
+            if limiter is not None:
+                limiter.release(
+                    answered.status_code if answered is not None else None,
+                    {k.lower(): v for k, v in answered.headers.items()} if answered else None,
+                )
         raw = RawResponse(
             provider=provider,
             endpoint=endpoint,
@@ -94,8 +125,9 @@ def fetch(
             http_status=response.status_code,
             content_type=response.headers.get("content-type", ""),
             body=body,
-            fetched_at=datetime.now(UTC),
+            fetched_at=clock.utcnow(),
             campaign_id=campaign_id,
+            account=account,
             headers={k: response.headers[k] for k in KEPT_HEADERS if k in response.headers},
         )
         decipher(raw)
@@ -103,7 +135,7 @@ def fetch(
 
     retrying = Retrying(
         retry=retry_if_exception_type(VendorRetriable),
-        stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
+        stop=_stop(policy),
         wait=_wait(policy),
         before_sleep=_log_retry,
         reraise=True,
@@ -111,18 +143,4 @@ def fetch(
     return retrying(once)
 
 
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """Read a ``Retry-After`` header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
+__all__ = ["DEFAULT_TIMEOUT", "RetryPolicy", "fetch", "retry_after_seconds"]

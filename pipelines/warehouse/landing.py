@@ -11,11 +11,11 @@ from pipelines.vendors.raw import RawResponse
 _INSERT = text("""
 insert into raw.vendor_response (
     provider, endpoint, request_path, request_params, campaign_id, http_status,
-    content_type, headers, fetched_at, content_hash, payload, body, run_id
+    content_type, headers, fetched_at, content_hash, payload, body, run_id, account
 ) values (
     :provider, :endpoint, :path, cast(:params as jsonb), :campaign_id, :http_status,
     :content_type, cast(:headers as jsonb), :fetched_at, :content_hash,
-    cast(:payload as jsonb), :body, :run_id
+    cast(:payload as jsonb), :body, :run_id, :account
 )
 returning response_id
 """)
@@ -44,6 +44,7 @@ def land(conn: Connection, raw: RawResponse, run_id: str | None = None) -> int:
             "payload": raw.body.decode("utf-8") if is_json else None,
             "body": None if is_json else raw.body,
             "run_id": run_id,
+            "account": raw.account,
         },
     ).one()
     return int(row.response_id)

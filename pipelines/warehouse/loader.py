@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
-from datetime import datetime
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError, IntegrityError
 
-from pipelines.rules import delivery_bucket
+from pipelines.rules import SMSFACTOR_FINAL_STATUSES, delivery_bucket, nixflex_is_final
 from pipelines.vendors import nixflex_parse, smsfactor_parse
 from pipelines.vendors.records import (
     UNREADABLE_BODY,
@@ -33,6 +33,8 @@ from pipelines.vendors.records import (
 from pipelines.warehouse import sqlfiles
 
 log = logging.getLogger(__name__)
+
+SETTLE_WINDOW = timedelta(hours=72)  # vendor docs: a further receipt after 72 h is unlikely
 
 # SMSFactor statuses under which `date` is a plan, not a sending time (seed page).
 _NOT_SENT_STATUSES = {"Waiting", "In moderation", "Denied"}
@@ -49,9 +51,10 @@ class LoadStats:
     recipients_seen: int = 0
     recipient_changes: int = 0
     counter_snapshots: int = 0
+    settle_window: timedelta = field(default=SETTLE_WINDOW, repr=False)
 
     def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "settle_window"}
 
 
 @dataclass(frozen=True)
@@ -63,13 +66,21 @@ class _Landed:
     fetched_at: datetime
     payload: Any
     body: bytes | None
+    account: str
 
 
 def load_pending(
-    engine: Engine, provider: str | None = None, progress: Callable[[str], None] | None = None
+    engine: Engine,
+    provider: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    settle_window: timedelta = SETTLE_WINDOW,
 ) -> LoadStats:
-    """Load every pending answer (of one provider, or all), oldest first."""
-    stats = LoadStats()
+    """Load every pending answer (of one provider, or all), oldest first.
+
+    ``settle_window``: how long after its last message a final campaign still gets receipts
+    (it sets ``settles_at`` in ``sms.campaign_poll_state``).
+    """
+    stats = LoadStats(settle_window=settle_window)
     with engine.connect() as conn:
         ids = (
             conn.execute(
@@ -99,8 +110,8 @@ def load_pending(
 def _lock_pending(conn: Connection, response_id: int) -> _Landed | None:
     row = conn.execute(
         text(
-            "select response_id, provider, endpoint, http_status, fetched_at, payload, body "
-            "from raw.vendor_response where response_id = :id and load_status = 'pending' "
+            "select response_id, provider, endpoint, http_status, fetched_at, payload, body, "
+            "account from raw.vendor_response where response_id = :id and load_status = 'pending' "
             "for update skip locked"
         ),
         {"id": response_id},
@@ -116,6 +127,7 @@ def _lock_pending(conn: Connection, response_id: int) -> _Landed | None:
         row.fetched_at,
         row.payload,
         body,
+        row.account,
     )
 
 
@@ -176,19 +188,18 @@ def _dispatch(conn: Connection, landed: _Landed, stats: LoadStats) -> list[Rejec
             # List pages feed discovery only; dim rows come from the detail answer.
             return nixflex_parse.parse_list(doc).rejected
         campaign = nixflex_parse.parse_campaign(doc)
-        _write_nixflex(conn, campaign, landed.fetched_at, stats)
+        _write_nixflex(conn, campaign, landed, stats)
         return list(campaign.rejected)
     if not isinstance(doc, dict):
         raise Unreadable("unknown_shape", f"expected an object, got {type(doc).__name__}")
     batch = smsfactor_parse.parse_campaigns(doc)
     for campaign in batch.items:
-        _write_smsfactor(conn, campaign, landed.fetched_at, stats)
+        _write_smsfactor(conn, campaign, landed, stats)
     return batch.rejected
 
 
-def _write_nixflex(
-    conn: Connection, c: NixflexCampaign, observed_at: datetime, stats: LoadStats
-) -> None:
+def _write_nixflex(conn: Connection, c: NixflexCampaign, landed: _Landed, stats: LoadStats) -> None:
+    observed_at = landed.fetched_at
     sent_times = [r.sent_at for r in c.recipients if r.sent_at is not None]
     conn.execute(
         text(sqlfiles.read("load/upsert_dim_campaign.sql")),
@@ -208,17 +219,53 @@ def _write_nixflex(
             "reported_failed": c.reported_failed,
             "reported_pending": c.reported_pending,
             "observed_at": observed_at,
+            "account": landed.account,
         },
     )
     stats.campaigns += 1
-    if not c.recipients:
-        return
-    conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
-    _copy_recipients(conn, c, observed_at)
-    changes = conn.execute(text(sqlfiles.read("load/insert_recipient_status_change.sql")))
-    conn.execute(text(sqlfiles.read("load/merge_recipient_delivery.sql")))
-    stats.recipients_seen += len(c.recipients)
-    stats.recipient_changes += changes.rowcount
+    changed = 0
+    if c.recipients:
+        conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
+        _copy_recipients(conn, c, observed_at)
+        changes = conn.execute(text(sqlfiles.read("load/insert_recipient_status_change.sql")))
+        conn.execute(text(sqlfiles.read("load/merge_recipient_delivery.sql")))
+        stats.recipients_seen += len(c.recipients)
+        stats.recipient_changes += changes.rowcount
+        changed = changes.rowcount
+    final = nixflex_is_final(c.status, (r.status for r in c.recipients))
+    last_sent = max(sent_times) if sent_times else (c.scheduled_at or c.created_at)
+    _settle(conn, "nixflex", c.campaign_id, c.created_at, landed, final, last_sent, changed, stats)
+
+
+def _settle(
+    conn: Connection,
+    provider: str,
+    campaign_id: str,
+    created_at: datetime | None,
+    landed: _Landed,
+    final: bool,
+    last_sent: datetime | None,
+    changed: int,
+    stats: LoadStats,
+) -> None:
+    """Record whether the campaign is final and when it settles, from the data just loaded."""
+    settles_at = last_sent + stats.settle_window if final and last_sent else None
+    if final and settles_at is None:  # final with no sending time at all: settles from now
+        settles_at = landed.fetched_at + stats.settle_window
+    conn.execute(
+        text(sqlfiles.read("load/settle_campaign.sql")),
+        {
+            "provider": provider,
+            "campaign_id": campaign_id,
+            "account": landed.account,
+            "created_at": created_at,
+            "observed_at": landed.fetched_at,
+            "changed_at": landed.fetched_at if changed else None,
+            "is_final": final,
+            "last_sent_at": last_sent,
+            "settles_at": settles_at,
+        },
+    )
 
 
 def _copy_recipients(conn: Connection, c: NixflexCampaign, observed_at: datetime) -> None:
@@ -246,8 +293,9 @@ def _copy_recipients(conn: Connection, c: NixflexCampaign, observed_at: datetime
 
 
 def _write_smsfactor(
-    conn: Connection, c: SmsFactorCampaign, observed_at: datetime, stats: LoadStats
+    conn: Connection, c: SmsFactorCampaign, landed: _Landed, stats: LoadStats
 ) -> None:
+    observed_at = landed.fetched_at
     sent = c.status not in _NOT_SENT_STATUSES
     conn.execute(
         text(sqlfiles.read("load/upsert_dim_campaign.sql")),
@@ -267,6 +315,7 @@ def _write_smsfactor(
             "reported_failed": None,
             "reported_pending": None,
             "observed_at": observed_at,
+            "account": landed.account,
         },
     )
     snapshot = conn.execute(
@@ -288,6 +337,19 @@ def _write_smsfactor(
     )
     stats.campaigns += 1
     stats.counter_snapshots += snapshot.rowcount
+    final = c.status in SMSFACTOR_FINAL_STATUSES
+    last_sent = c.send_date or c.created_at
+    _settle(
+        conn,
+        "smsfactor",
+        c.campaign_id,
+        c.created_at,
+        landed,
+        final,
+        last_sent,
+        snapshot.rowcount,
+        stats,
+    )
 
 
 def _jsonb_text(value: Any) -> str:

@@ -3,11 +3,11 @@
 insert into sms.dim_campaign as d (
     provider, campaign_id, name, sender, message_text, status, created_at, scheduled_at,
     sent_at, cost, reported_total, reported_delivered, reported_failed, reported_pending,
-    first_seen_at, last_polled_at
+    first_seen_at, last_polled_at, account
 ) values (
     :provider, :campaign_id, :name, :sender, :message_text, :status, :created_at,
     :scheduled_at, :sent_at, :cost, :reported_total, :reported_delivered, :reported_failed,
-    :reported_pending, :observed_at, :observed_at
+    :reported_pending, :observed_at, :observed_at, :account
 )
 on conflict (provider, campaign_id) do update set
     name               = excluded.name,
@@ -23,5 +23,6 @@ on conflict (provider, campaign_id) do update set
     reported_failed    = excluded.reported_failed,
     reported_pending   = excluded.reported_pending,
     first_seen_at      = least(d.first_seen_at, excluded.first_seen_at),
-    last_polled_at     = excluded.last_polled_at
+    last_polled_at     = excluded.last_polled_at,
+    account            = excluded.account
 where d.last_polled_at <= excluded.last_polled_at;
