@@ -42,6 +42,7 @@ from pipelines.polling.policy import (
 )
 from pipelines.vendors.errors import VendorAuthError, VendorError, VendorNotFound
 from pipelines.vendors.nixflex_client import NixflexClient
+from pipelines.vendors.ratelimit import RateLimiter
 from pipelines.vendors.raw import RawResponse
 from pipelines.vendors.smsfactor_client import SmsFactorClient
 from pipelines.warehouse.landing import land, land_now
@@ -64,6 +65,7 @@ class FetchReport:
     skipped_settled: int = 0
     skipped_unchanged: int = 0
     stopped_early: bool = False
+    throttled: int = 0  # 429s waited out and retried
     problems: list[str] = field(default_factory=list)
     fatal: str | None = None
     seconds: float = 0.0
@@ -83,7 +85,8 @@ class FetchReport:
             f"{' (stopped early)' if self.stopped_early else ''}, "
             f"{self.campaigns_listed} campaign(s) listed, {self.campaigns_fetched} fetched "
             f"({reasons}), {self.skipped_unchanged} unchanged and {self.skipped_settled} "
-            f"settled skipped, {len(self.problems)} problem(s) in {self.seconds:.1f}s"
+            f"settled skipped, {self.throttled} 429(s) waited out, {len(self.problems)} "
+            f"problem(s) in {self.seconds:.1f}s"
         )
 
 
@@ -98,8 +101,11 @@ class _Poll:
         policy: PollingPolicy,
         run_id: str | None,
         progress: Progress,
+        limiter: RateLimiter | None,
     ) -> None:
         self.provider, self.account, self.engine = provider, account, engine
+        self.limiter = limiter
+        self.throttled_before = limiter.throttled if limiter else 0
         self.policy, self.run_id, self.progress = policy, run_id, progress
         self.report = FetchReport(provider, account)
         self.lock = threading.Lock()
@@ -186,6 +192,8 @@ class _Poll:
 
     def finish(self, reached_end: bool) -> FetchReport:
         self.report.seconds = time.monotonic() - self.started
+        if self.limiter is not None:
+            self.report.throttled = self.limiter.throttled - self.throttled_before
         outcome = "refused: " + self.report.fatal if self.report.fatal else self.report.summary()
         with self.engine.begin() as conn:
             state.record_account_sync(
@@ -231,7 +239,7 @@ def fetch_nixflex(
 ) -> FetchReport:
     """One incremental poll of one Nixflex account (see the module docstring)."""
     policy = policy or PollingPolicy()
-    poll = _Poll("nixflex", client.account, engine, policy, run_id, progress)
+    poll = _Poll("nixflex", client.account, engine, policy, run_id, progress, client.limiter)
     report = poll.report
     watched, limit, read_all = poll.watched()
     seen: set[str] = set()
@@ -305,7 +313,7 @@ def fetch_smsfactor(
 ) -> FetchReport:
     """One incremental poll of one SMSFactor account: its history, newest first."""
     policy = policy or PollingPolicy()
-    poll = _Poll("smsfactor", client.account, engine, policy, run_id, progress)
+    poll = _Poll("smsfactor", client.account, engine, policy, run_id, progress, client.limiter)
     report = poll.report
     watched, limit, read_all = poll.watched()
     seen: set[str] = set()

@@ -1,11 +1,17 @@
-"""The vendor simulator over real HTTP: determinism, progress in time, errors, paging, formats."""
+"""The vendor simulator over real HTTP: determinism, progress in time, errors, paging, formats,
+scale, rate limits, several accounts, the control API and the command line."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
 
 import httpx
 import pytest
@@ -152,7 +158,9 @@ def test_nixflex_paging_covers_every_visible_campaign_once(
         assert page["count"] == 12
         seen += [campaign["campaign_id"] for campaign in page["campaigns"]]
     assert seen == sim.nixflex_campaign_ids()
-    assert remaining == [599, 598, 597]
+    # The budget counts down within a real-time window (and starts over in the next one).
+    assert remaining[0] == 599
+    assert all(after in (before - 1, 599) for before, after in pairwise(remaining))
     for bad in ("101", "0", "ten"):
         response = http.get("/nixflex/v1/sms/campaigns", params={"limit": bad}, headers=NIXFLEX)
         assert response.status_code == 400
@@ -233,3 +241,261 @@ def test_ten_thousand_recipients_render_quickly(sim: Simulator, http: httpx.Clie
     detail = nixflex_detail(http, campaign_id)
     assert time.perf_counter() - started < 1.0
     assert detail["total_count"] == len({r["phone"] for r in detail["recipients"]}) == 10_000
+
+
+# Scale: 10,000 campaigns per vendor over a year, 50 in flight.
+
+ACTIVE = 50
+
+
+@pytest.fixture(scope="module")
+def big_clock() -> SimClock:
+    return SimClock(START)
+
+
+@pytest.fixture(scope="module")
+def big(big_clock: SimClock) -> Iterator[tuple[Simulator, httpx.Client]]:
+    sim = Simulator(
+        seed=3,
+        nixflex_campaigns=10_000,
+        smsfactor_campaigns=10_000,
+        clock=big_clock,
+        anchor=START,
+        active_campaigns=ACTIVE,
+        history=timedelta(days=365),
+    )
+    with serve(sim) as base_url, httpx.Client(base_url=base_url, timeout=10) as client:
+        yield sim, client
+
+
+def nixflex_count(http: httpx.Client, **params: object) -> int:
+    response = http.get("/nixflex/v1/sms/campaigns", params={"limit": 1, **params}, headers=NIXFLEX)
+    assert response.status_code == 200
+    return response.json()["count"]
+
+
+def test_ten_thousand_campaigns_list_newest_first_with_few_in_flight(
+    big: tuple[Simulator, httpx.Client],
+) -> None:
+    sim, http = big
+    ids = sim.nixflex_campaign_ids()
+    first = http.get("/nixflex/v1/sms/campaigns?limit=100", headers=NIXFLEX).json()
+    last = http.get("/nixflex/v1/sms/campaigns?limit=100&offset=9900", headers=NIXFLEX).json()
+    assert first["count"] == len(ids) == 10_000
+    assert [c["campaign_id"] for c in first["campaigns"]] == ids[:100]
+    assert [c["campaign_id"] for c in last["campaigns"]] == ids[9900:]
+    created = [c["created_at"] for c in first["campaigns"] + last["campaigns"]]
+    assert created == sorted(created, reverse=True)
+    oldest = datetime.fromisoformat(last["campaigns"][-1]["created_at"])
+    assert START - timedelta(days=365) <= oldest < START - timedelta(days=364)
+    # Only the in-flight campaigns run; the special roles stay; everything else is done.
+    assert nixflex_count(http, status="running") == ACTIVE
+    assert nixflex_count(http, status="scheduled") == nixflex_count(http, status="draft") == 1
+    assert nixflex_count(http, status="done") == 10_000 - ACTIVE - 2
+    history = http.get("/smsfactor/campaigns?length=1000", headers=SMSFACTOR_JSON).json()
+    assert history["totalRecords"] == 10_000
+    assert [c["id"] for c in history["campaigns"]] == sim.smsfactor_campaign_ids()[:1000]
+    statuses = [c["status"] for c in history["campaigns"]]
+    assert statuses.count("In progress") == ACTIVE
+    assert statuses.count("Sent") + statuses.count("Waiting") == 1000 - ACTIVE
+
+
+def test_settled_old_campaign_detail_follows_the_documented_rule(
+    big: tuple[Simulator, httpx.Client], big_clock: SimClock
+) -> None:
+    sim, http = big
+    oldest = sim.nixflex_campaign_ids()[-1]
+    detail = nixflex_detail(http, oldest)
+    assert detail["status"] == "done"
+    assert detail["pending_count"] == 0
+    assert 20 <= detail["total_count"] <= 400
+    assert {key: detail[key] for key in counts_from_recipients(detail)} == (
+        counts_from_recipients(detail)
+    )
+    assert {r["status"] for r in detail["recipients"]} <= {
+        "delivered",
+        "undelivered",
+        "failed",
+        "sent",
+    }
+    summary = http.get("/nixflex/v1/sms/campaigns?limit=1&offset=9999", headers=NIXFLEX).json()
+    assert {k: summary["campaigns"][0][k] for k in counts_from_recipients(detail)} == (
+        counts_from_recipients(detail)
+    )
+    try:  # settled: a month later nothing has moved
+        big_clock.advance(timedelta(days=30))
+        assert nixflex_detail(http, oldest) == detail
+    finally:
+        big_clock.set(START)
+
+
+# Rate limits.
+
+
+def wait_for_fresh_window(window: float, needed: float) -> None:
+    """Sleep into the next real-time window unless ``needed`` seconds are left in this one."""
+    left = window - time.time() % window
+    if left < needed:
+        time.sleep(left + 0.02)
+
+
+def test_rate_limit_is_enforced_with_the_documented_429(clock: SimClock) -> None:
+    sim = Simulator(seed=1, clock=clock, rate_limit=5, rate_window=2, smsfactor_rate_limit=2)
+    campaign_id = sim.nixflex_campaign_ids()[-1]
+    paths = ["/nixflex/v1/sms/campaigns", f"/nixflex/v1/sms/campaigns/{campaign_id}"] * 3
+    with serve(sim) as base_url, httpx.Client(base_url=base_url) as http:
+        wait_for_fresh_window(2, needed=1.2)
+        answers = [http.get(path, headers=NIXFLEX) for path in paths]
+        smsfactor = [get_without_accept(http, "/smsfactor/campaigns") for _ in range(3)]
+        served, throttled = answers[:5], answers[5]
+        assert [a.status_code for a in served] == [200] * 5
+        assert [a.headers["X-RateLimit-Remaining"] for a in served] == ["4", "3", "2", "1", "0"]
+        assert {a.headers["X-RateLimit-Limit"] for a in answers} == {"5"}
+        reset = {int(a.headers["X-RateLimit-Reset"]) for a in answers}
+        assert len(reset) == 1 and reset.pop() % 2 == 0
+        assert throttled.status_code == 429
+        retry_after = int(throttled.headers["Retry-After"])
+        assert 1 <= retry_after <= 2
+        assert throttled.headers["X-RateLimit-Remaining"] == "0"
+        assert throttled.json() == {
+            "error": {
+                "type": "rate_limit_error",
+                "code": "rate_limit_exceeded",
+                "message": throttled.json()["error"]["message"],
+                "doc_url": "https://docs.nixflex.com/errors/rate_limit_exceeded",
+                "details": {"retry_after": retry_after},
+            }
+        }
+        assert [a.status_code for a in smsfactor] == [200, 200, 429]
+        assert ET.fromstring(smsfactor[2].content).findtext("status") == "-99"
+        assert int(smsfactor[2].headers["Retry-After"]) >= 1
+        assert "X-RateLimit-Limit" not in smsfactor[0].headers
+        assert sim.calls[("nixflex", "rate_limited")] == 1
+        assert sim.calls[("nixflex", "list")] + sim.calls[("nixflex", "get")] == 5
+        assert sim.max_requests_in_window("nixflex") == 5
+        time.sleep(retry_after)  # the next window has a fresh budget
+        again = http.get(paths[0], headers=NIXFLEX)
+        assert again.status_code == 200
+        assert again.headers["X-RateLimit-Remaining"] == "4"
+
+
+def test_throttle_next_forces_exactly_n_429s(sim: Simulator, http: httpx.Client) -> None:
+    sim.throttle_next(3, retry_after=7)
+    answers = [http.get("/nixflex/v1/sms/campaigns", headers=NIXFLEX) for _ in range(5)]
+    assert [a.status_code for a in answers] == [429, 429, 429, 200, 200]
+    assert {a.headers["Retry-After"] for a in answers[:3]} == {"7"}
+    assert {a.json()["error"]["details"]["retry_after"] for a in answers[:3]} == {7}
+    assert sim.calls[("nixflex", "rate_limited")] == 3
+    assert sim.calls[("nixflex", "list")] == 2
+    sim.throttle_next(1, vendor="smsfactor")
+    answers = [http.get("/smsfactor/campaigns", headers=SMSFACTOR_JSON) for _ in range(2)]
+    assert [a.status_code for a in answers] == [429, 200]
+    assert answers[0].json()["status"] == -99
+    assert answers[0].headers["Retry-After"] == "1"
+    assert sim.calls[("smsfactor", "rate_limited")] == 1
+
+
+# Several accounts.
+
+ACME_KEY = "nxf_acme:nxfs_acme_secret"
+ACME_TOKEN = "sf_acme_token"
+
+
+def test_each_key_sees_only_its_own_campaigns(clock: SimClock) -> None:
+    sim = Simulator(seed=42, clock=clock, rate_limit=3, rate_window=3600)
+    acme_nixflex = sim.add_nixflex_account(ACME_KEY, 6)
+    acme_smsfactor = sim.add_smsfactor_account(ACME_TOKEN, 6)
+    acme_new = sim.add_nixflex_campaign(size=10, created_at=START, api_key=ACME_KEY)
+    assert acme_nixflex == sim.nixflex_campaign_ids(ACME_KEY)[1:]
+    acme = {"Authorization": f"Bearer {ACME_KEY}"}
+    acme_json = {"Authorization": f"Bearer {ACME_TOKEN}", "Accept": "application/json"}
+    with serve(sim) as base_url, httpx.Client(base_url=base_url) as http:
+        demo_list = http.get("/nixflex/v1/sms/campaigns?limit=100", headers=NIXFLEX).json()
+        acme_list = http.get("/nixflex/v1/sms/campaigns?limit=100", headers=acme).json()
+        demo_ids = [c["campaign_id"] for c in demo_list["campaigns"]]
+        acme_ids = [c["campaign_id"] for c in acme_list["campaigns"]]
+        assert demo_ids == sim.nixflex_campaign_ids()
+        assert acme_ids == [acme_new, *acme_nixflex]
+        assert not set(demo_ids) & set(acme_ids)
+        other = http.get(f"/nixflex/v1/sms/campaigns/{demo_ids[0]}", headers=acme)
+        assert other.status_code == 404
+        assert other.json()["error"]["code"] == "campaign_not_found"
+        # Rate limits are per key: the demo key has used 1 of 3, acme 2 of 3.
+        assert other.headers["X-RateLimit-Remaining"] == "1"
+        assert http.get(f"/nixflex/v1/sms/campaigns/{acme_ids[0]}", headers=acme).status_code == 200
+        assert http.get(f"/nixflex/v1/sms/campaigns/{acme_ids[0]}", headers=acme).status_code == 429
+        assert http.get("/nixflex/v1/sms/campaigns", headers=NIXFLEX).status_code == 200
+
+        demo_history = http.get("/smsfactor/campaigns", headers=SMSFACTOR_JSON).json()
+        acme_history = http.get("/smsfactor/campaigns", headers=acme_json).json()
+        demo_sf = [c["id"] for c in demo_history["campaigns"]]
+        acme_sf = [c["id"] for c in acme_history["campaigns"]]
+        assert demo_sf == sim.smsfactor_campaign_ids()
+        assert acme_sf == acme_smsfactor == sim.smsfactor_campaign_ids(ACME_TOKEN)
+        assert {int(i) % 37 for i in demo_sf} != {int(i) % 37 for i in acme_sf}
+        assert len({int(i) % 37 for i in acme_sf}) == 1
+        assert acme_sf == sorted(acme_sf, key=int, reverse=True)
+        missing = http.get(f"/smsfactor/campaign/{demo_sf[0]}", headers=acme_json).json()
+        assert missing["status"] == -5
+        stranger = {"Authorization": "Bearer nxf_nobody:nxfs_x"}
+        assert http.get("/nixflex/v1/sms/campaigns", headers=stranger).status_code == 401
+    assert sim.calls_by_key[("nixflex", "nxf_acme", "get")] == 2
+    assert sim.calls_by_key[("nixflex", "nxf_acme", "rate_limited")] == 1
+    assert sim.calls_by_key[("smsfactor", "sf_acm", "history")] == 1
+    assert sim.calls[("nixflex", "get")] == 2
+    secrets = (ACME_KEY, ACME_TOKEN, NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, "nxfs_acme_secret")
+    assert not {key for _, key, _ in sim.calls_by_key} & set(secrets)
+
+
+# Control API and command line.
+
+
+def test_control_api_reports_calls_and_moves_the_clock(sim: Simulator, http: httpx.Client) -> None:
+    later = sim.add_nixflex_campaign(size=5, created_at=START + timedelta(minutes=10))
+    for _ in range(2):
+        http.get("/nixflex/v1/sms/campaigns", headers=NIXFLEX)
+    http.get("/smsfactor/campaigns", headers=SMSFACTOR_JSON)
+    calls = http.get("/_sim/calls").json()
+    assert calls["calls"] == {"nixflex/list": 2, "smsfactor/history": 1}
+    assert calls["max_requests_in_window"] == {"nixflex": 2, "smsfactor": 1}
+    moved = http.post("/_sim/clock", json={"advance_seconds": 900})
+    assert moved.json() == {"now": "2026-05-17T12:15:00Z"}
+    assert nixflex_detail(http, later)["campaign_id"] == later
+    assert http.post("/_sim/clock", json={"set": "2026-11-20T12:00:00Z"}).json() == {
+        "now": "2026-11-20T12:00:00Z"
+    }
+    assert sim.clock.now() == datetime(2026, 11, 20, 12, tzinfo=UTC)
+    assert http.post("/_sim/clock", json={"set": "2026-11-20T12:00:00"}).status_code == 400
+    assert http.post("/_sim/clock", json={"forward": 1}).status_code == 400
+    assert sum(sim.calls.values()) == 4  # control calls are not counted
+
+
+def test_command_line_prints_its_url_and_serves() -> None:
+    command = [
+        sys.executable, "-m", "pipelines.simulator", "--port", "0", "--seed", "9",
+        "--nixflex-campaigns", "30", "--smsfactor-campaigns", "5", "--active", "3",
+        "--history-days", "30", "--nixflex-sizes", "5", "10", "--rate-limit", "0",
+        "--anchor", "2026-11-20T12:00:00Z", "--frozen",
+    ]  # fmt: skip
+    repo = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(command, cwd=repo, stdout=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(20, process.kill)
+    watchdog.start()
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        assert line.startswith("listening on http://127.0.0.1:")
+        base_url = line.removeprefix("listening on ")
+        with httpx.Client(base_url=base_url, timeout=10) as http:
+            page = http.get("/nixflex/v1/sms/campaigns?limit=100", headers=NIXFLEX)
+            assert page.status_code == 200
+            assert "X-RateLimit-Limit" not in page.headers
+            campaigns = page.json()["campaigns"]
+            assert page.json()["count"] == len(campaigns) == 30
+            assert sum(c["status"] == "running" for c in campaigns) == 3
+            assert all(5 <= c["total_count"] <= 10 for c in campaigns if c["status"] != "draft")
+            assert http.get("/_sim/clock").json() == {"now": "2026-11-20T12:00:00Z"}
+    finally:
+        watchdog.cancel()
+        process.terminate()
+        process.wait(timeout=10)

@@ -46,6 +46,7 @@ def _poll_metadata(reports: list[FetchReport]) -> dict[str, int]:
         "campaigns_fetched": sum(r.campaigns_fetched for r in reports),
         "skipped_unchanged": sum(r.skipped_unchanged for r in reports),
         "skipped_settled": sum(r.skipped_settled for r in reports),
+        "rate_limited_429s": sum(r.throttled for r in reports),
         "problems": sum(len(r.problems) for r in reports),
     }
 

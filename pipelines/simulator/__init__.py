@@ -1,8 +1,10 @@
 """A deterministic HTTP simulator of the Nixflex and SMSFactor APIs for tests and demos.
 
-``Simulator`` generates both accounts from a seed around an anchor instant; ``SimClock``
+``Simulator`` generates the accounts from a seed around an anchor instant; ``SimClock``
 decides what "now" is; ``serve`` puts it on real HTTP (Nixflex at ``{base}/nixflex/v1``,
-SMSFactor at ``{base}/smsfactor``) and the demo credentials below are the only ones accepted.
+SMSFactor at ``{base}/smsfactor``, a control API at ``{base}/_sim``). The demo credentials
+below open the default accounts; ``Simulator.add_nixflex_account`` and
+``add_smsfactor_account`` add others, each seeing only its own campaigns.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Run the simulator in the foreground: ``python -m pipelines.simulator --port 8765 --seed 42``.
 
-The clock is the real wall clock, so campaigns in flight progress as time passes. Prints the
-environment variables a pipeline needs to talk to it, then serves until Ctrl-C or SIGTERM.
+The clock is the real wall clock (campaigns in flight progress as time passes) unless
+``--frozen`` stops it at the anchor; ``POST /_sim/clock`` moves it either way. Prints
+``listening on BASE_URL`` first (``--port 0`` picks a free port), then the environment
+variables a pipeline needs to talk to it, and serves until Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -9,18 +11,48 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from datetime import datetime, timedelta
 
-from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, Simulator, serve
+from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, SimClock, Simulator, serve
+
+
+def _instant(text: str) -> datetime:
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 instant: {text!r}") from error
+    if instant.tzinfo is None:
+        raise argparse.ArgumentTypeError("the anchor needs a time zone (e.g. a trailing Z)")
+    return instant
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, serve, and block until asked to stop."""
     parser = argparse.ArgumentParser(prog="python -m pipelines.simulator", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--nixflex-campaigns", type=int, default=12)
-    parser.add_argument("--smsfactor-campaigns", type=int, default=12)
+    parser.add_argument("--nixflex-campaigns", type=int, default=12, metavar="N")
+    parser.add_argument("--smsfactor-campaigns", type=int, default=12, metavar="N")
+    parser.add_argument(
+        "--active", type=int, metavar="N", help="campaigns in flight per vendor (default ~1/6)"
+    )
+    parser.add_argument(
+        "--history-days", type=float, default=6.0, metavar="D", help="span of older campaigns"
+    )
+    parser.add_argument("--nixflex-sizes", type=int, nargs=2, default=(20, 400), metavar="N")
+    parser.add_argument("--smsfactor-sizes", type=int, nargs=2, default=(50, 3000), metavar="N")
+    parser.add_argument(
+        "--rate-limit", type=int, default=600, metavar="N", help="Nixflex per key (0 = off)"
+    )
+    parser.add_argument(
+        "--smsfactor-rate-limit", type=int, default=0, metavar="N", help="per token (0 = off)"
+    )
+    parser.add_argument("--rate-window", type=float, default=60.0, metavar="S")
+    parser.add_argument(
+        "--anchor", type=_instant, metavar="ISO", help="lay campaigns out around this instant"
+    )
+    parser.add_argument("--frozen", action="store_true", help="freeze the clock at the anchor")
     parser.add_argument(
         "--miscounted-nixflex",
         action="append",
@@ -31,16 +63,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
 
-    simulator = Simulator(
-        seed=args.seed,
-        nixflex_campaigns=args.nixflex_campaigns,
-        smsfactor_campaigns=args.smsfactor_campaigns,
-        miscounted_nixflex=args.miscounted_nixflex,
-    )
+    clock = SimClock()
+    anchor = args.anchor or clock.now().replace(second=0, microsecond=0)
+    if args.frozen:
+        clock = SimClock(anchor)
+    try:
+        simulator = Simulator(
+            seed=args.seed,
+            nixflex_campaigns=args.nixflex_campaigns,
+            smsfactor_campaigns=args.smsfactor_campaigns,
+            clock=clock,
+            anchor=anchor,
+            miscounted_nixflex=args.miscounted_nixflex,
+            active_campaigns=args.active,
+            history=timedelta(days=args.history_days),
+            nixflex_sizes=(args.nixflex_sizes[0], args.nixflex_sizes[1]),
+            smsfactor_sizes=(args.smsfactor_sizes[0], args.smsfactor_sizes[1]),
+            rate_limit=args.rate_limit or None,
+            rate_window=args.rate_window,
+            smsfactor_rate_limit=args.smsfactor_rate_limit or None,
+        )
+    except ValueError as error:
+        parser.error(str(error))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with serve(simulator, host=args.host, port=args.port, verbose=args.verbose) as base_url:
+        print(f"listening on {base_url}", flush=True)
         print(f"export NIXFLEX_BASE_URL={base_url}/nixflex/v1", flush=True)
         print(f"export NIXFLEX_API_KEY={NIXFLEX_DEMO_KEY}", flush=True)
         print(f"export SMSFACTOR_BASE_URL={base_url}/smsfactor", flush=True)

@@ -1,27 +1,35 @@
 """Shared pieces of the simulator: the clock, time layout, formatting and seeded randomness.
 
-Everything here is pure apart from ``SimClock`` (which only guards its own instant). Each
-campaign's static plan is drawn once from its own ``random.Random(f"{seed}:{vendor}:{index}")``
-(never the global generator) and its state at any instant is a function of (plan, t) alone,
-so statuses and counters only move forward and the same seed and anchor give the same bytes.
-The vendor-specific plans live beside their request handlers in ``nixflex`` and ``smsfactor``.
+Everything here is pure apart from ``SimClock`` and ``LruCache`` (which guard their own state).
+Each campaign's static plan is drawn once from its own ``random.Random(f"{seed}:{ns}:{index}")``
+(never the global generator; ``ns`` is the vendor, plus the key id for accounts other than the
+demo one) and its state at any instant is a function of (plan, t) alone, so statuses and
+counters only move forward and the same seed and anchor give the same bytes. The
+vendor-specific plans live beside their request handlers in ``nixflex`` and ``smsfactor``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import threading
-from collections.abc import Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 PARIS = ZoneInfo("Europe/Paris")
 CENT = Decimal("0.01")
 SPREAD = timedelta(days=6)
 IN_FLIGHT_WINDOW = timedelta(hours=3)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 # Demo content the vendor plans draw from.
 FIRST_NAMES = (
@@ -132,22 +140,36 @@ class Layout:
 
 
 def lay_out(
-    seed: int, vendor: str, count: int, anchor: datetime, specials: tuple[str, ...]
+    seed: int,
+    vendor: str,
+    count: int,
+    anchor: datetime,
+    specials: tuple[str, ...],
+    active: int | None = None,
+    history: timedelta = SPREAD,
 ) -> Layout:
-    """Spread ``count`` creation instants over the 6 days before ``anchor``, oldest first.
+    """Spread ``count`` creation instants over the ``history`` before ``anchor``, oldest first.
 
-    About one in six (the newest) are created 0-3 h before the anchor so they are still in
-    flight at it. ``specials`` are roles handed out among the older campaigns: the first goes
-    to the newest of them, the others around the middle; they are skipped when too few exist.
+    The newest ``active`` (None: about one in six) are created 0-3 h before the anchor so they
+    are still in flight at it; the others are spread evenly over the rest of ``history``.
+    ``specials`` are roles handed out among the older campaigns: the first goes to the newest
+    of them, the others around the middle; they are skipped when too few exist.
     """
-    in_flight_n = max(1, round(count / 6)) if count >= 3 else 0
+    if history <= IN_FLIGHT_WINDOW:
+        raise ValueError(f"history must be longer than {IN_FLIGHT_WINDOW}")
+    if active is None:
+        in_flight_n = max(1, round(count / 6)) if count >= 3 else 0
+    elif active < 0:
+        raise ValueError("active campaigns must be >= 0")
+    else:
+        in_flight_n = min(active, count)
     older_n = count - in_flight_n
     rng = random.Random(f"{seed}:{vendor}:layout")
-    older_span = SPREAD - IN_FLIGHT_WINDOW
+    older_span = history - IN_FLIGHT_WINDOW
     created: list[datetime] = []
     for i in range(older_n):
         offset = older_span * ((i + rng.uniform(0.1, 0.9)) / older_n)
-        created.append(whole_seconds(anchor - SPREAD + offset))
+        created.append(whole_seconds(anchor - history + offset))
     recent_span = IN_FLIGHT_WINDOW - timedelta(minutes=2)
     for j in range(in_flight_n):
         offset = recent_span * ((j + rng.uniform(0.1, 0.9)) / in_flight_n)
@@ -177,6 +199,76 @@ def dispatch_pace(
         remaining = (anchor - send_start).total_seconds() + rng.uniform(600, 5400)
         return remaining / max(size, 1)
     return rng.uniform(*brisk)
+
+
+def check_sizes(sizes: tuple[int, int], name: str, most: int | None = None) -> tuple[int, int]:
+    """Validate a (low, high) recipient-count range; ``most`` caps ``high``."""
+    low, high = sizes
+    if not 1 <= low <= high or (most is not None and high > most):
+        cap = "" if most is None else f" <= {most:,}"
+        raise ValueError(f"{name} must be (low, high) with 1 <= low <= high{cap}")
+    return low, high
+
+
+def binomial(rng: random.Random, trials: int, p: float) -> int:
+    """An exact Binomial(trials, p) draw by geometric jumps (about trials * p + 1 draws)."""
+    if trials <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return trials
+    log_q, hits, position = math.log1p(-p), 0, -1
+    while True:
+        position += int(math.log(1.0 - rng.random()) / log_q) + 1
+        if position >= trials:
+            return hits
+        hits += 1
+
+
+@lru_cache(maxsize=4096)
+def _iso_day(day: int) -> str:
+    return (EPOCH + timedelta(days=day)).strftime("%Y-%m-%d")
+
+
+def iso_epoch(seconds: int) -> str:
+    """``iso_z`` for whole Unix seconds, without building a datetime (hot path)."""
+    day, second = divmod(seconds, 86400)
+    hour, second = divmod(second, 3600)
+    minute, second = divmod(second, 60)
+    return f"{_iso_day(day)}T{hour:02d}:{minute:02d}:{second:02d}Z"
+
+
+class LruCache(Generic[K, V]):
+    """A thread-safe LRU map bounded by the total ``weigh`` of its values (e.g. recipients)."""
+
+    def __init__(self, budget: int, weigh: Callable[[V], int]) -> None:
+        self._budget, self._weigh = budget, weigh
+        self._lock = threading.Lock()
+        self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._weight = 0
+
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
+        """The cached value for ``key``, made (outside the lock) and kept when missing."""
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit[0]
+        value = make()
+        weight = max(1, self._weigh(value))
+        if weight > self._budget:
+            return value
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = (value, weight)
+                self._weight += weight
+            while self._weight > self._budget:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._weight -= dropped
+        return value
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
 
 
 def format_decimal(value: Decimal) -> str:

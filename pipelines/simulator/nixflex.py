@@ -1,8 +1,11 @@
 """The simulated Nixflex API: campaign plans, their state at time t, and pure request handling.
 
-Shapes follow the seed page (``GET /v1/sms/campaigns/{id}``) and the documented list endpoint;
-``handle`` maps (path, query, headers, campaigns, now) to a ``Response`` with no I/O. Paths are
-relative to the mount point ``{base}/nixflex/v1``.
+Shapes follow the seed page (``GET /v1/sms/campaigns/{id}``) and the documented list endpoint.
+A campaign keeps only its small static plan; its recipients are regenerated on demand from two
+dedicated generators (``…:timeline`` for timing and outcome, ``…:recipients`` for phones, names
+and SIDs) and kept in a bounded LRU cache. Final outcomes are tallied in the plan, so a settled
+campaign's counts need no recipients at all. ``handle`` maps (path, query, account, now) to a
+``Response`` with no I/O; paths are relative to the mount point ``{base}/nixflex/v1``.
 """
 
 from __future__ import annotations
@@ -10,26 +13,36 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Collection, Mapping, Sequence
+import threading
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pipelines.simulator.model import (
     FIRST_NAMES,
     NIXFLEX_TEMPLATES,
+    SPREAD,
+    LruCache,
     Response,
-    bearer_token,
+    binomial,
     campaign_rng,
+    check_sizes,
     dispatch_pace,
     hex_token,
     int_param,
+    iso_epoch,
     iso_z,
     json_body,
-    lower_keys,
+    lay_out,
     whole_seconds,
 )
 
 DEMO_KEY = "nxf_demo:nxfs_demo_secret"
+MAX_RECIPIENTS = 10_000
+DEFAULT_SIZES = (20, 400)
+ROLES = ("scheduled", "draft")
 CAMPAIGN_STATUSES = ("draft", "scheduled", "running", "done", "failed")
 DETAIL_FIELDS = (
     "campaign_id", "name", "agent_id", "from_number", "message_template", "status",
@@ -39,38 +52,27 @@ DETAIL_FIELDS = (
 # Twilio error texts as Nixflex relays them (codes 30003, 30005, 30006, 30007).
 UNDELIVERED_ERRORS = ("Unknown handset", "Unreachable handset", "Landline or unreachable carrier")
 FAILED_ERRORS = ("Message filtered", "Unreachable handset", "Unknown handset")
-NIXFLEX_STATUS_ORDER = ("pending", "queued", "sent", "delivered", "undelivered", "failed")
+# Final outcomes by code; a final "sent" never gets a receipt (a soft failure).
+OUTCOMES = ("delivered", "undelivered", "failed", "sent")
+OUTCOME_ODDS = (0.04, 0.03, 0.03)  # undelivered, failed, sent; the rest is delivered
+MAX_SENT_DELAY_S = 600
+MAX_RECEIPT_S = 48 * 3600
+# Cache budgets, in recipients: timelines are ~25 bytes each, identities ~250.
+TIMELINE_BUDGET = 1_000_000
+IDENTITY_BUDGET = 100_000
+
+
+def key_label(api_key: str | None) -> str:
+    """The public part of a key (``KEY_ID`` of ``KEY_ID:SECRET``), safe to log or count by."""
+    if not api_key:
+        return ""
+    key_id, colon, _ = api_key.partition(":")
+    return key_id if colon else api_key[:6]
 
 
 @dataclass(frozen=True, slots=True)
-class NixflexRecipient:
-    """One recipient's static plan; offsets are seconds after the campaign's send start."""
-
-    phone: str
-    first_name: str
-    rendered_message: str
-    twilio_sid: str
-    queued_s: float
-    sent_s: float
-    final_s: float  # math.inf when no delivery receipt ever arrives (stays "sent")
-    outcome: str
-    error_message: str | None
-    sent_at: str
-
-    def status(self, elapsed: float) -> str:
-        """Status ``elapsed`` seconds after send start; only ever moves forward."""
-        if elapsed < self.queued_s:
-            return "pending"
-        if elapsed < self.sent_s:
-            return "queued"
-        if elapsed < self.final_s:
-            return "sent"
-        return self.outcome
-
-
-@dataclass(frozen=True)
 class NixflexCampaign:
-    """A Nixflex campaign's static plan; ``send_start`` is None for a draft."""
+    """A campaign's static plan; ``send_ts`` (Unix seconds) is None for a draft."""
 
     campaign_id: str
     name: str
@@ -79,102 +81,307 @@ class NixflexCampaign:
     message_template: str
     source: str
     created_at: datetime
+    created_ts: float
+    created_iso: str
     scheduled_at: datetime | None
-    send_start: datetime | None
-    recipients: tuple[NixflexRecipient, ...]
+    send_ts: float | None
+    size: int  # recipients (0 for a draft)
+    pace: float  # seconds between two recipients leaving Nixflex
+    tally: tuple[int, int, int, int]  # final outcomes, in OUTCOMES order
+    rng_key: str  # prefix of the recipient generators' seeds
 
-    def elapsed(self, now: datetime) -> float:
+    def elapsed(self, now_ts: float) -> float:
         """Seconds since send start (negative before it, -inf for a draft)."""
-        if self.send_start is None:
-            return -math.inf
-        return (now - self.send_start).total_seconds()
+        return -math.inf if self.send_ts is None else now_ts - self.send_ts
 
-    def status_at(self, now: datetime, counts: dict[str, int]) -> str:
-        """Campaign status at ``now`` given the counts computed for the same instant."""
-        if self.send_start is None:
+    def settle_bound(self) -> float:
+        """Elapsed seconds after which no recipient can move any more (an upper bound)."""
+        return (self.size - 1) * self.pace + 2 + 1 + MAX_SENT_DELAY_S + MAX_RECEIPT_S
+
+    def final_counts(self) -> dict[str, int]:
+        """Counts once every receipt that will ever come is in."""
+        return {
+            "total_count": self.size,
+            "delivered_count": self.tally[0],
+            "failed_count": self.size - self.tally[0],
+            "pending_count": 0,
+        }
+
+    def status_at(self, now_ts: float, counts: Mapping[str, int]) -> str:
+        """Campaign status at ``now_ts`` given the counts computed for the same instant."""
+        if self.send_ts is None:
             return "draft"
-        if self.scheduled_at is not None and now < self.send_start:
+        if self.scheduled_at is not None and now_ts < self.send_ts:
             return "scheduled"
         return "running" if counts["pending_count"] else "done"
 
-    def counts_at(self, now: datetime) -> dict[str, int]:
-        """Counts by the documented rule: a final ``sent`` is a soft failure."""
-        elapsed = self.elapsed(now)
-        tally = dict.fromkeys(NIXFLEX_STATUS_ORDER, 0)
-        for recipient in self.recipients:
-            tally[recipient.status(elapsed)] += 1
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """Per-recipient offsets (seconds after send start) and final outcome codes."""
+
+    queued: array[float]
+    sent: array[float]
+    final: array[float]  # inf when no receipt ever arrives (stays "sent")
+    outcome: bytes
+    sent_sorted: array[float]
+    delivered_sorted: array[float]  # final offsets of the recipients that end delivered
+    settle_s: float  # no status moves after this offset
+
+    def counts(self, elapsed: float) -> dict[str, int]:
+        """Counts by the documented rule: pending+queued pending, sent/undelivered/failed failed."""
+        total = len(self.outcome)
+        pending = total - bisect_right(self.sent_sorted, elapsed)
+        delivered = bisect_right(self.delivered_sorted, elapsed)
         return {
-            "total_count": len(self.recipients),
-            "delivered_count": tally["delivered"],
-            "failed_count": tally["failed"] + tally["undelivered"] + tally["sent"],
-            "pending_count": tally["pending"] + tally["queued"],
+            "total_count": total,
+            "delivered_count": delivered,
+            "failed_count": total - pending - delivered,
+            "pending_count": pending,
         }
 
 
-def nixflex_agents(seed: int) -> list[tuple[str, str]]:
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who each recipient is: phone, first name, Twilio SID and the error text if it fails."""
+
+    phones: tuple[str, ...]
+    first_names: tuple[str, ...]
+    sids: tuple[str, ...]
+    errors: tuple[str | None, ...]
+
+
+def build_timeline(plan: NixflexCampaign) -> Timeline:
+    """Regenerate a campaign's recipient timing from its own ``…:timeline`` generator."""
+    rng = random.Random(f"{plan.rng_key}:timeline")
+    size, pace, rnd, log = plan.size, plan.pace, rng.random, math.log
+    outcome = bytearray(size)
+    failing = rng.sample(range(size), size - plan.tally[0])
+    start = 0
+    for code in (1, 2, 3):
+        for position in failing[start : start + plan.tally[code]]:
+            outcome[position] = code
+        start += plan.tally[code]
+    queued, sent, final = [0.0] * size, [0.0] * size, [math.inf] * size
+    for i in range(size):
+        queued_s = float(int(i * pace + 2 * rnd()))
+        sent_s = queued_s + 1 + min(int(-6 * log(1.0 - rnd())), MAX_SENT_DELAY_S)
+        queued[i], sent[i] = queued_s, sent_s
+        if outcome[i] != 3:
+            late = rnd() < 0.01
+            receipt = 1800 + rnd() * (MAX_RECEIPT_S - 1800) if late else 60 + rnd() * 1740
+            final[i] = float(int(sent_s + receipt))
+    finite = [value for value in final if value != math.inf]
+    delivered = [final[i] for i in range(size) if outcome[i] == 0]
+    return Timeline(
+        queued=array("d", queued),
+        sent=array("d", sent),
+        final=array("d", final),
+        outcome=bytes(outcome),
+        sent_sorted=array("d", sorted(sent)),
+        delivered_sorted=array("d", sorted(delivered)),
+        settle_s=max(finite + sent, default=0.0),
+    )
+
+
+def build_identity(plan: NixflexCampaign, timeline: Timeline) -> Identity:
+    """Regenerate a campaign's phones, names, SIDs and errors from its ``…:recipients`` one."""
+    rng = random.Random(f"{plan.rng_key}:recipients")
+    numbers = rng.sample(range(10**8), plan.size)
+    names = rng.choices(FIRST_NAMES, k=plan.size)
+    bits = rng.getrandbits
+    sids = [f"SM{bits(128):032x}" for _ in range(plan.size)]
+    errors = [
+        None if code in (0, 3) else rng.choice(UNDELIVERED_ERRORS if code == 1 else FAILED_ERRORS)
+        for code in timeline.outcome
+    ]
+    return Identity(
+        phones=tuple(f"+4477{number:08d}" for number in numbers),
+        first_names=tuple(names),
+        sids=tuple(sids),
+        errors=tuple(errors),
+    )
+
+
+def nixflex_agents(seed: int, namespace: str = "nixflex") -> list[tuple[str, str]]:
     """The account's agents as (agent_id, from_number); campaigns are spread over them."""
-    rng = random.Random(f"{seed}:nixflex:agents")
+    rng = random.Random(f"{seed}:{namespace}:agents")
     return [(f"agent_{hex_token(rng, 16)}", f"+4474{rng.randrange(10**8):08d}") for _ in range(3)]
 
 
-def build_nixflex_campaign(
-    seed: int,
-    index: int,
-    created_at: datetime,
-    anchor: datetime,
-    role: str = "",
-    in_flight: bool = False,
-    size: int | None = None,
-) -> NixflexCampaign:
-    """Draw campaign ``index``'s plan; ``role`` is "", "draft" or "scheduled"."""
-    rng = campaign_rng(seed, "nixflex", index)
-    campaign_id = f"smsc_{hashlib.sha256(f'{seed}:nixflex:{index}'.encode()).hexdigest()[:8]}"
-    name, template = rng.choice(NIXFLEX_TEMPLATES)
-    agent_id, from_number = rng.choice(nixflex_agents(seed))
-    source = rng.choice(("dashboard", "api"))
-    size = size if size is not None else rng.randint(20, 400)
-    scheduled_at = None
-    send_start = created_at + timedelta(seconds=rng.randint(2, 30))
-    if role == "scheduled":
-        scheduled_at = send_start = whole_seconds(anchor + timedelta(hours=rng.uniform(2, 30)))
-    pace = dispatch_pace(rng, size, send_start, anchor, in_flight)
-    recipients = []
-    for i, number in enumerate(rng.sample(range(10**8), 0 if role == "draft" else size)):
-        first_name = rng.choice(FIRST_NAMES)
-        queued_s = float(int(i * pace + rng.uniform(0, 2)))
-        sent_s = queued_s + 1 + min(int(rng.expovariate(1 / 6)), 600)
-        roll = rng.random()
-        outcome = "delivered" if roll < 0.90 else "undelivered" if roll < 0.94 else "failed"
-        outcome = "sent" if roll >= 0.97 else outcome
-        late = rng.random() < 0.01
-        receipt = rng.uniform(1800, 48 * 3600) if late else rng.uniform(60, 1800)
-        errors = UNDELIVERED_ERRORS if outcome == "undelivered" else FAILED_ERRORS
-        recipients.append(
-            NixflexRecipient(
-                phone=f"+4477{number:08d}",
-                first_name=first_name,
-                rendered_message=template.replace("{{first_name}}", first_name),
-                twilio_sid=f"SM{hex_token(rng, 32)}",
-                queued_s=queued_s,
-                sent_s=sent_s,
-                final_s=math.inf if outcome == "sent" else float(int(sent_s + receipt)),
-                outcome=outcome,
-                error_message=rng.choice(errors) if outcome in ("undelivered", "failed") else None,
-                sent_at=iso_z(send_start + timedelta(seconds=sent_s)),
-            )
+class RecipientCache:
+    """Bounded LRU caches of regenerated timelines and identities, shared by all accounts."""
+
+    def __init__(
+        self, timeline_budget: int = TIMELINE_BUDGET, identity_budget: int = IDENTITY_BUDGET
+    ) -> None:
+        self._timelines: LruCache[str, Timeline] = LruCache(
+            timeline_budget, lambda t: len(t.outcome)
         )
-    return NixflexCampaign(
-        campaign_id=campaign_id,
-        name=name,
-        agent_id=agent_id,
-        from_number=from_number,
-        message_template=template,
-        source=source,
-        created_at=created_at,
-        scheduled_at=scheduled_at,
-        send_start=None if role == "draft" else send_start,
-        recipients=tuple(recipients),
-    )
+        self._identities: LruCache[str, Identity] = LruCache(
+            identity_budget, lambda i: len(i.phones)
+        )
+
+    def timeline(self, plan: NixflexCampaign) -> Timeline:
+        """The campaign's timeline, regenerated when not cached."""
+        return self._timelines.get_or_make(plan.campaign_id, lambda: build_timeline(plan))
+
+    def identity(self, plan: NixflexCampaign) -> Identity:
+        """The campaign's recipients' identities, regenerated when not cached."""
+        timeline = self.timeline(plan)
+        return self._identities.get_or_make(
+            plan.campaign_id, lambda: build_identity(plan, timeline)
+        )
+
+
+@dataclass(frozen=True)
+class _View:
+    newest: tuple[NixflexCampaign, ...]  # newest first: by (created_at, index) descending
+    minus_created: tuple[float, ...]  # -created_ts in the same order (ascending), for bisect
+
+
+class NixflexAccount:
+    """One API key's campaigns: plans sorted newest first, lookups and settled counts."""
+
+    def __init__(
+        self,
+        api_key: str,
+        seed: int,
+        anchor: datetime,
+        cache: RecipientCache,
+        taken_ids: set[str],
+        namespace: str = "nixflex",
+        sizes: tuple[int, int] = DEFAULT_SIZES,
+    ) -> None:
+        self.api_key, self.label = api_key, key_label(api_key)
+        self.seed, self.anchor, self.namespace = seed, anchor, namespace
+        self.sizes = check_sizes(sizes, "nixflex sizes", MAX_RECIPIENTS)
+        self.cache, self._taken = cache, taken_ids
+        self._agents = nixflex_agents(seed, namespace)
+        self._lock = threading.Lock()
+        self._plans: list[NixflexCampaign] = []
+        self._by_id: dict[str, NixflexCampaign] = {}
+        self._settled: dict[str, tuple[float, dict[str, int]]] = {}  # (settle offset, counts)
+        self._view = _View((), ())
+
+    def lay_out(
+        self, count: int, active: int | None = None, history: timedelta = SPREAD
+    ) -> list[str]:
+        """Generate ``count`` campaigns around the anchor; return their ids newest first."""
+        layout = lay_out(self.seed, self.namespace, count, self.anchor, ROLES, active, history)
+        with self._lock:
+            base = len(self._plans)
+            plans = [
+                self._build(base + index, created, role, in_flight)
+                for index, created, role, in_flight in layout.slots()
+            ]
+            self._extend(plans)
+        order = sorted(enumerate(plans), key=lambda pair: (pair[1].created_ts, pair[0]))
+        return [plan.campaign_id for _, plan in reversed(order)]
+
+    def add(self, size: int, created_at: datetime) -> str:
+        """Add one campaign that sends at once; return its id."""
+        check_sizes((size, size), "size", MAX_RECIPIENTS)
+        with self._lock:
+            plan = self._build(len(self._plans), created_at, size=size)
+            self._extend([plan])
+        return plan.campaign_id
+
+    def campaign_ids(self) -> list[str]:
+        """Every campaign id, newest first (including ones not created yet at "now")."""
+        return [plan.campaign_id for plan in self._view.newest]
+
+    def visible(self, now_ts: float) -> tuple[NixflexCampaign, ...]:
+        """Campaigns created at or before ``now_ts``, newest first."""
+        view = self._view
+        return view.newest[bisect_left(view.minus_created, -now_ts) :]
+
+    def find(self, campaign_id: str, now_ts: float) -> NixflexCampaign | None:
+        """The account's campaign ``campaign_id`` if it exists at ``now_ts``."""
+        plan = self._by_id.get(campaign_id)
+        return plan if plan is not None and plan.created_ts <= now_ts else None
+
+    def counts(self, plan: NixflexCampaign, now_ts: float) -> dict[str, int]:
+        """Counts at ``now_ts``; once past its settle instant a campaign's are cached."""
+        elapsed = plan.elapsed(now_ts)
+        settled = self._settled.get(plan.campaign_id)
+        if settled is not None and elapsed >= settled[0]:  # the clock may also go back
+            return dict(settled[1])
+        if plan.size == 0 or elapsed >= plan.settle_bound():
+            settle_s, counts = plan.settle_bound(), plan.final_counts()
+        else:
+            timeline = self.cache.timeline(plan)
+            settle_s, counts = timeline.settle_s, timeline.counts(elapsed)
+            if elapsed < settle_s:
+                return counts
+        self._settled[plan.campaign_id] = (settle_s, counts)
+        return dict(counts)
+
+    def _extend(self, plans: list[NixflexCampaign]) -> None:
+        self._plans.extend(plans)
+        self._by_id.update((plan.campaign_id, plan) for plan in plans)
+        order = sorted(range(len(self._plans)), key=lambda i: (self._plans[i].created_ts, i))
+        newest = tuple(self._plans[i] for i in reversed(order))
+        self._view = _View(newest, tuple(-plan.created_ts for plan in newest))
+
+    def _build(
+        self,
+        index: int,
+        created_at: datetime,
+        role: str = "",
+        in_flight: bool = False,
+        size: int | None = None,
+    ) -> NixflexCampaign:
+        """Draw campaign ``index``'s plan; ``role`` is "", "draft" or "scheduled"."""
+        rng = campaign_rng(self.seed, self.namespace, index)
+        rng_key = f"{self.seed}:{self.namespace}:{index}"
+        campaign_id = self._new_id(rng_key)
+        name, template = rng.choice(NIXFLEX_TEMPLATES)
+        agent_id, from_number = rng.choice(self._agents)
+        source = rng.choice(("dashboard", "api"))
+        size = size if size is not None else rng.randint(*self.sizes)
+        scheduled_at = None
+        send_start = created_at + timedelta(seconds=rng.randint(2, 30))
+        if role == "scheduled":
+            send_start = whole_seconds(self.anchor + timedelta(hours=rng.uniform(2, 30)))
+            scheduled_at = send_start
+        # size - 1 gaps: the last recipient leaves at the paced end, after the anchor.
+        pace = dispatch_pace(rng, max(size - 1, 1), send_start, self.anchor, in_flight)
+        if role == "draft":
+            size, tally = 0, (0, 0, 0, 0)
+        else:
+            undelivered = binomial(rng, size, OUTCOME_ODDS[0])
+            failed = binomial(rng, size - undelivered, OUTCOME_ODDS[1] / (1 - OUTCOME_ODDS[0]))
+            rest = size - undelivered - failed
+            sent = binomial(rng, rest, OUTCOME_ODDS[2] / (1 - sum(OUTCOME_ODDS[:2])))
+            tally = (rest - sent, undelivered, failed, sent)
+        return NixflexCampaign(
+            campaign_id=campaign_id,
+            name=name,
+            agent_id=agent_id,
+            from_number=from_number,
+            message_template=template,
+            source=source,
+            created_at=created_at,
+            created_ts=created_at.timestamp(),
+            created_iso=iso_z(created_at),
+            scheduled_at=scheduled_at,
+            send_ts=None if role == "draft" else send_start.timestamp(),
+            size=size,
+            pace=pace,
+            tally=tally,
+            rng_key=rng_key,
+        )
+
+    def _new_id(self, rng_key: str) -> str:
+        """A campaign id no account has used (8 hex digits collide now and then at 10k+)."""
+        for attempt in range(100):
+            salt = rng_key if attempt == 0 else f"{rng_key}:{attempt}"
+            candidate = f"smsc_{hashlib.sha256(salt.encode()).hexdigest()[:8]}"
+            if candidate not in self._taken:
+                self._taken.add(candidate)
+                return candidate
+        raise RuntimeError("could not draw a free campaign id")
 
 
 def endpoint_for(path: str) -> str:
@@ -188,32 +395,48 @@ def endpoint_for(path: str) -> str:
 def handle(
     path: str,
     query: Mapping[str, str],
-    headers: Mapping[str, str],
-    campaigns: Sequence[NixflexCampaign],
+    account: NixflexAccount | None,
     now: datetime,
     miscounted: Collection[str] = (),
 ) -> Response:
-    """Answer one GET request; campaigns created after ``now`` do not exist yet."""
+    """Answer one GET request for ``account`` (None: the key was not recognised)."""
     endpoint = endpoint_for(path)
-    if bearer_token(lower_keys(headers)) != DEMO_KEY:
+    if account is None:
         return _error(endpoint, 401, "authentication_error", "invalid_api_key", "Invalid API key.")
-    visible = [campaign for campaign in campaigns if campaign.created_at <= now]
+    now_ts = now.timestamp()
     if endpoint == "list":
-        return _list(query, visible, now, miscounted)
+        return _list(query, account, now_ts, miscounted)
     if endpoint == "get":
         campaign_id = path.rstrip("/").rsplit("/", 1)[-1]
-        for campaign in visible:
-            if campaign.campaign_id == campaign_id:
-                return _json("get", 200, _detail(campaign, now, campaign_id in miscounted))
+        plan = account.find(campaign_id, now_ts)
+        if plan is not None:
+            detail = _detail(account, plan, now_ts, campaign_id in miscounted)
+            return _json("get", 200, detail)
         message = f"Campaign {campaign_id} does not exist or is not yours."
         return _error("get", 404, "not_found", "campaign_not_found", message)
     return _error(endpoint, 404, "not_found", "route_not_found", f"No route for {path}.")
 
 
+def rate_limited(retry_after: int, headers: Mapping[str, str]) -> Response:
+    """The documented 429: ``rate_limit_exceeded`` with ``Retry-After`` and its details."""
+    message = f"Rate limit exceeded. Retry after {retry_after} seconds."
+    response = _error(
+        "rate_limited",
+        429,
+        "rate_limit_error",
+        "rate_limit_exceeded",
+        message,
+        {"retry_after": retry_after},
+    )
+    response.headers.update(headers)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def _list(
     query: Mapping[str, str],
-    visible: list[NixflexCampaign],
-    now: datetime,
+    account: NixflexAccount,
+    now_ts: float,
     miscounted: Collection[str],
 ) -> Response:
     limit, offset = int_param(query, "limit", 25), int_param(query, "offset", 0)
@@ -224,53 +447,91 @@ def _list(
         return _invalid("offset must be a non-negative integer.", "offset")
     if status is not None and status not in CAMPAIGN_STATUSES:
         return _invalid(f"status must be one of {', '.join(CAMPAIGN_STATUSES)}.", "status")
-    newest_first = sorted(visible, key=lambda campaign: campaign.created_at)[::-1]
-    mine = [c for c in newest_first if agent_id is None or c.agent_id == agent_id]
-    summaries = [_summary(c, now, c.campaign_id in miscounted) for c in mine]
-    summaries = [summary for summary in summaries if status in (None, summary["status"])]
+    newest_first = account.visible(now_ts)
+    if agent_id is not None:
+        newest_first = tuple(plan for plan in newest_first if plan.agent_id == agent_id)
+    if status is None:  # only the page needs counting
+        page = [
+            _summary(account, plan, now_ts, plan.campaign_id in miscounted)
+            for plan in newest_first[offset : offset + limit]
+        ]
+        return _json("list", 200, {"campaigns": page, "count": len(newest_first)})
+    summaries = [_summary(account, c, now_ts, c.campaign_id in miscounted) for c in newest_first]
+    summaries = [summary for summary in summaries if summary["status"] == status]
     page = summaries[offset : offset + limit]
     return _json("list", 200, {"campaigns": page, "count": len(summaries)})
 
 
-def _summary(campaign: NixflexCampaign, now: datetime, miscounted: bool) -> dict[str, object]:
-    counts = campaign.counts_at(now)
-    status = campaign.status_at(now, counts)
+def _summary(
+    account: NixflexAccount, plan: NixflexCampaign, now_ts: float, miscounted: bool
+) -> dict[str, object]:
+    counts = account.counts(plan, now_ts)
+    status = plan.status_at(now_ts, counts)
     if miscounted:  # planted vendor inconsistency: counts disagree with the recipients
         counts["delivered_count"] += 1
         counts["failed_count"] -= 1
     return {
-        "campaign_id": campaign.campaign_id,
-        "name": campaign.name,
-        "agent_id": campaign.agent_id,
-        "from_number": campaign.from_number,
+        "campaign_id": plan.campaign_id,
+        "name": plan.name,
+        "agent_id": plan.agent_id,
+        "from_number": plan.from_number,
         "status": status,
         **counts,
-        "source": campaign.source,
-        "created_at": iso_z(campaign.created_at),
+        "source": plan.source,
+        "created_at": plan.created_iso,
     }
 
 
-def _detail(campaign: NixflexCampaign, now: datetime, miscounted: bool) -> dict[str, object]:
-    summary = _summary(campaign, now, miscounted)
-    elapsed = campaign.elapsed(now)
-    recipients = []
-    for plan in campaign.recipients:
-        status = plan.status(elapsed)
+def _detail(
+    account: NixflexAccount, plan: NixflexCampaign, now_ts: float, miscounted: bool
+) -> dict[str, object]:
+    summary = _summary(account, plan, now_ts, miscounted)
+    fields = {**summary, "message_template": plan.message_template}
+    scheduled_at = None if plan.scheduled_at is None else iso_z(plan.scheduled_at)
+    fields.update(scheduled_at=scheduled_at, recipients=_recipients(account, plan, now_ts))
+    return {key: fields[key] for key in DETAIL_FIELDS}
+
+
+def _recipients(
+    account: NixflexAccount, plan: NixflexCampaign, now_ts: float
+) -> list[dict[str, object]]:
+    """Each recipient as Nixflex shows it at ``now_ts`` (the hot path of a 10k detail)."""
+    if plan.size == 0 or plan.send_ts is None:
+        return []
+    timeline, identity = account.cache.timeline(plan), account.cache.identity(plan)
+    elapsed, send_ts = plan.elapsed(now_ts), int(plan.send_ts)
+    template = plan.message_template
+    rendered = {name: template.replace("{{first_name}}", name) for name in FIRST_NAMES}
+    recipients: list[dict[str, object]] = []
+    append = recipients.append
+    rows = zip(
+        timeline.queued,
+        timeline.sent,
+        timeline.final,
+        timeline.outcome,
+        identity.phones,
+        identity.first_names,
+        identity.sids,
+        identity.errors,
+        strict=True,
+    )
+    for queued_s, sent_s, final_s, code, phone, first_name, sid, error in rows:
+        if elapsed < sent_s:
+            status = "pending" if elapsed < queued_s else "queued"
+        else:
+            status = "sent" if elapsed < final_s else OUTCOMES[code]
         recipient: dict[str, object] = {
-            "phone": plan.phone,
-            "variables": {"first_name": plan.first_name},
+            "phone": phone,
+            "variables": {"first_name": first_name},
             "status": status,
-            "twilio_sid": None if status == "pending" else plan.twilio_sid,
-            "rendered_message": plan.rendered_message,
+            "twilio_sid": None if status == "pending" else sid,
+            "rendered_message": rendered[first_name],
         }
         if status in ("undelivered", "failed"):
-            recipient["error_message"] = plan.error_message
-        recipient["sent_at"] = None if status in ("pending", "queued") else plan.sent_at
-        recipients.append(recipient)
-    scheduled_at = None if campaign.scheduled_at is None else iso_z(campaign.scheduled_at)
-    fields = {**summary, "message_template": campaign.message_template}
-    fields.update(scheduled_at=scheduled_at, recipients=recipients)
-    return {key: fields[key] for key in DETAIL_FIELDS}
+            recipient["error_message"] = error
+        recipient["sent_at"] = None if elapsed < sent_s else iso_epoch(send_ts + int(sent_s))
+        append(recipient)
+    return recipients
 
 
 def _json(endpoint: str, status: int, payload: object) -> Response:

@@ -1,34 +1,55 @@
 """The stateful simulator and its stdlib HTTP server.
 
-``Simulator`` owns the clock, the generated campaigns, the call counter and the Nixflex
-rate-limit window; ``serve`` exposes it over real HTTP on a ``ThreadingHTTPServer`` with
-Nixflex mounted at ``/nixflex/v1`` and SMSFactor at ``/smsfactor``.
+``Simulator`` owns the clock, the accounts (one per API key or token, each with its own
+campaigns), the call counters and the rate limiter; ``serve`` exposes it over real HTTP on a
+``ThreadingHTTPServer`` with Nixflex mounted at ``/nixflex/v1``, SMSFactor at ``/smsfactor``
+and an unauthenticated control API at ``/_sim`` (call counts, clock) for out-of-process use.
 """
 
 from __future__ import annotations
 
+import json
+import random
 import threading
 import traceback
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from pipelines.simulator import nixflex, smsfactor
-from pipelines.simulator.model import Response, SimClock, json_body, lay_out, whole_seconds
-from pipelines.simulator.nixflex import build_nixflex_campaign
-from pipelines.simulator.smsfactor import build_smsfactor_campaign
+from pipelines.simulator.model import (
+    SPREAD,
+    Response,
+    SimClock,
+    bearer_token,
+    iso_z,
+    json_body,
+    lower_keys,
+    whole_seconds,
+)
+from pipelines.simulator.nixflex import NixflexAccount, RecipientCache
+from pipelines.simulator.ratelimit import Decision, RateLimiter
+from pipelines.simulator.smsfactor import ID_STRIDE, SmsfactorAccount
 
 MOUNTS = {"/nixflex/v1": "nixflex", "/smsfactor": "smsfactor"}
-NIXFLEX_ROLES = ("scheduled", "draft")
-SMSFACTOR_ROLES = ("waiting", "denied", "moderation")
-RATE_LIMIT = 600  # Nixflex: GET 600/min per API key (vendor docs); counted, never enforced
+CONTROL = "/_sim"
+VENDORS = ("nixflex", "smsfactor")
+RATE_LIMIT = 600  # Nixflex: GET 600/min per API key (vendor docs)
 
 
 class Simulator:
-    """Both vendors' accounts, deterministic from ``seed`` and laid out around ``anchor``."""
+    """Both vendors' accounts, deterministic from ``seed`` and laid out around ``anchor``.
+
+    The demo key and token own ``nixflex_campaigns`` and ``smsfactor_campaigns`` campaigns:
+    the newest ``active_campaigns`` (None: about one in six) are created 0-3 h before the
+    anchor and still in flight at it, the rest spread over ``history`` before it, each with a
+    recipient count drawn from ``nixflex_sizes`` / ``smsfactor_sizes``. Each API key may make
+    ``rate_limit`` requests (``smsfactor_rate_limit`` per token; None: unlimited) per fixed
+    window of ``rate_window`` real seconds.
+    """
 
     def __init__(
         self,
@@ -38,6 +59,14 @@ class Simulator:
         clock: SimClock | None = None,
         anchor: datetime | None = None,
         miscounted_nixflex: Iterable[str] = (),
+        *,
+        active_campaigns: int | None = None,
+        history: timedelta = SPREAD,
+        nixflex_sizes: tuple[int, int] = nixflex.DEFAULT_SIZES,
+        smsfactor_sizes: tuple[int, int] = smsfactor.DEFAULT_SIZES,
+        rate_limit: int | None = RATE_LIMIT,
+        rate_window: float = 60.0,
+        smsfactor_rate_limit: int | None = None,
     ) -> None:
         self.seed = seed
         self.clock = clock if clock is not None else SimClock()
@@ -48,59 +77,168 @@ class Simulator:
         self.anchor = anchor.astimezone(UTC)
         self.miscounted_nixflex = frozenset(miscounted_nixflex)
         self.calls: Counter[tuple[str, str]] = Counter()
+        self.calls_by_key: Counter[tuple[str, str, str]] = Counter()
         self._lock = threading.Lock()
-        self._rate_window, self._rate_used = 0, 0
-        nixflex_slots = lay_out(seed, "nixflex", nixflex_campaigns, self.anchor, NIXFLEX_ROLES)
-        self._nixflex = [
-            build_nixflex_campaign(seed, index, created, self.anchor, role, in_flight)
-            for index, created, role, in_flight in nixflex_slots.slots()
-        ]
-        smsfactor_slots = lay_out(
-            seed, "smsfactor", smsfactor_campaigns, self.anchor, SMSFACTOR_ROLES
+        self._limiter = RateLimiter(
+            {"nixflex": rate_limit, "smsfactor": smsfactor_rate_limit}, rate_window
         )
-        self._smsfactor = [
-            build_smsfactor_campaign(seed, index, created, self.anchor, role, in_flight)
-            for index, created, role, in_flight in smsfactor_slots.slots()
-        ]
+        self._recipients = RecipientCache()
+        self._nixflex_ids: set[str] = set()
+        self._nixflex: dict[str, NixflexAccount] = {}
+        self._smsfactor: dict[str, SmsfactorAccount] = {}
+        self.add_nixflex_account(
+            nixflex.DEMO_KEY,
+            nixflex_campaigns,
+            active_campaigns=active_campaigns,
+            history=history,
+            sizes=nixflex_sizes,
+        )
+        self.add_smsfactor_account(
+            smsfactor.DEMO_TOKEN,
+            smsfactor_campaigns,
+            active_campaigns=active_campaigns,
+            history=history,
+            sizes=smsfactor_sizes,
+        )
 
-    def nixflex_campaign_ids(self) -> list[str]:
-        """All Nixflex campaign ids, newest first (including ones not visible yet)."""
+    # Accounts and campaigns.
+
+    def add_nixflex_account(
+        self,
+        api_key: str,
+        campaigns: int,
+        seed: int | None = None,
+        *,
+        active_campaigns: int | None = None,
+        history: timedelta = SPREAD,
+        sizes: tuple[int, int] = nixflex.DEFAULT_SIZES,
+    ) -> list[str]:
+        """Add an account reached with ``api_key`` holding ``campaigns`` campaigns laid out as
+        in the constructor; return their ids newest first. Key ids (before ':') must differ."""
+        label = _check_secret(api_key, nixflex.key_label(api_key))
         with self._lock:
-            ordered = sorted(enumerate(self._nixflex), key=lambda p: (p[1].created_at, p[0]))
-        return [campaign.campaign_id for _, campaign in reversed(ordered)]
+            if any(account.label == label for account in self._nixflex.values()):
+                raise ValueError(f"a Nixflex account with key id {label!r} exists already")
+            namespace = "nixflex" if api_key == nixflex.DEMO_KEY else f"nixflex:{label}"
+            account = NixflexAccount(
+                api_key,
+                self.seed if seed is None else seed,
+                self.anchor,
+                self._recipients,
+                self._nixflex_ids,
+                namespace,
+                sizes,
+            )
+            ids = account.lay_out(campaigns, active_campaigns, history)
+            self._nixflex[api_key] = account
+        return ids
 
-    def smsfactor_campaign_ids(self) -> list[str]:
-        """All SMSFactor campaign ids, newest first (ids grow with creation)."""
+    def add_smsfactor_account(
+        self,
+        api_token: str,
+        campaigns: int,
+        seed: int | None = None,
+        *,
+        active_campaigns: int | None = None,
+        history: timedelta = SPREAD,
+        sizes: tuple[int, int] = smsfactor.DEFAULT_SIZES,
+    ) -> list[str]:
+        """Add an account reached with ``api_token`` (its first 6 characters must be new)
+        holding ``campaigns`` campaigns; return their ids newest first."""
+        label = _check_secret(api_token, smsfactor.token_label(api_token))
         with self._lock:
-            return [campaign.campaign_id for campaign in reversed(self._smsfactor)]
+            if any(account.label == label for account in self._smsfactor.values()):
+                raise ValueError(f"an SMSFactor token starting {label!r} exists already")
+            demo = api_token == smsfactor.DEMO_TOKEN
+            namespace = "smsfactor" if demo else f"smsfactor:{label}"
+            account_seed = self.seed if seed is None else seed
+            used = {account.residue for account in self._smsfactor.values()}
+            if len(used) >= ID_STRIDE:
+                raise ValueError(f"at most {ID_STRIDE} SMSFactor accounts")
+            residue = random.Random(f"{account_seed}:{namespace}:residue").randrange(ID_STRIDE)
+            while residue in used:
+                residue = (residue + 1) % ID_STRIDE
+            account = SmsfactorAccount(
+                api_token, account_seed, self.anchor, residue, namespace, sizes
+            )
+            ids = account.lay_out(campaigns, active_campaigns, history)
+            self._smsfactor[api_token] = account
+        return ids
 
-    def add_nixflex_campaign(self, size: int = 50, created_at: datetime | None = None) -> str:
+    def nixflex_campaign_ids(self, api_key: str = nixflex.DEMO_KEY) -> list[str]:
+        """All of a key's Nixflex campaign ids, newest first (including ones not visible yet)."""
+        return self._nixflex_account(api_key).campaign_ids()
+
+    def smsfactor_campaign_ids(self, api_token: str = smsfactor.DEMO_TOKEN) -> list[str]:
+        """All of a token's SMSFactor campaign ids, newest first (ids grow with creation)."""
+        return self._smsfactor_account(api_token).campaign_ids()
+
+    def add_nixflex_campaign(
+        self,
+        size: int = 50,
+        created_at: datetime | None = None,
+        *,
+        api_key: str = nixflex.DEMO_KEY,
+    ) -> str:
         """Add a campaign created now (or at ``created_at``) that sends at once; return its id."""
-        created = self._creation(size, created_at)
-        with self._lock:
-            index = len(self._nixflex)
-            campaign = build_nixflex_campaign(self.seed, index, created, self.anchor, size=size)
-            self._nixflex.append(campaign)
-        return campaign.campaign_id
+        account, created = self._nixflex_account(api_key), self._creation(created_at)
+        with self._lock:  # campaign ids are drawn against every account's
+            return account.add(size, created)
 
-    def add_smsfactor_campaign(self, size: int = 200, created_at: datetime | None = None) -> str:
+    def add_smsfactor_campaign(
+        self,
+        size: int = 200,
+        created_at: datetime | None = None,
+        *,
+        api_token: str = smsfactor.DEMO_TOKEN,
+    ) -> str:
         """Add an SMSFactor campaign created now (or at ``created_at``); return its id."""
-        created = self._creation(size, created_at)
-        with self._lock:
-            index = len(self._smsfactor)
-            campaign = build_smsfactor_campaign(self.seed, index, created, self.anchor, size=size)
-            self._smsfactor.append(campaign)
-        return campaign.campaign_id
+        return self._smsfactor_account(api_token).add(size, self._creation(created_at))
 
-    def _creation(self, size: int, created_at: datetime | None) -> datetime:
-        if not 1 <= size <= 10_000:
-            raise ValueError("a campaign has between 1 and 10,000 recipients")
+    def _nixflex_account(self, api_key: str) -> NixflexAccount:
+        account = self._nixflex.get(api_key)
+        if account is None:
+            raise KeyError(f"no Nixflex account for key id {nixflex.key_label(api_key)!r}")
+        return account
+
+    def _smsfactor_account(self, api_token: str) -> SmsfactorAccount:
+        account = self._smsfactor.get(api_token)
+        if account is None:
+            label = smsfactor.token_label(api_token)
+            raise KeyError(f"no SMSFactor account for a token starting {label!r}")
+        return account
+
+    def _creation(self, created_at: datetime | None) -> datetime:
         return whole_seconds((created_at or self.clock.now()).astimezone(UTC))
 
+    # Rate limits and faults.
+
+    def throttle_next(self, n: int, retry_after: int = 1, vendor: str = "nixflex") -> None:
+        """Answer the next ``n`` authenticated requests to ``vendor`` (any key) with a 429
+        carrying ``Retry-After: retry_after``, whatever the rate window says."""
+        if vendor not in VENDORS:
+            raise ValueError(f"vendor must be one of {', '.join(VENDORS)}")
+        self._limiter.throttle_next(vendor, n, retry_after)
+
+    def max_requests_in_window(self, vendor: str) -> int:
+        """The most requests one key had served by ``vendor`` within one rate window."""
+        if vendor not in VENDORS:
+            raise ValueError(f"vendor must be one of {', '.join(VENDORS)}")
+        return self._limiter.peak(vendor)
+
+    # Requests.
+
     def handle(
-        self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str]
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes = b"",
     ) -> Response:
-        """Route one request to a vendor, count it, and add Nixflex's rate-limit headers."""
+        """Route one request: control API, or a vendor (auth, rate limit, answer, counting)."""
+        if path == CONTROL or path.startswith(CONTROL + "/"):
+            return self._control(method, path, body)
         now = self.clock.now()
         mount = next((m for m in MOUNTS if path == m or path.startswith(m + "/")), None)
         if mount is None:
@@ -108,36 +246,126 @@ class Simulator:
                 404, {"Content-Type": "application/json"}, b'{"error": "no such vendor"}', ""
             )
         vendor, sub_path = MOUNTS[mount], path[len(mount) :] or "/"
-        with self._lock:
-            nixflex_campaigns, smsfactor_campaigns = tuple(self._nixflex), tuple(self._smsfactor)
+        lowered = lower_keys(headers)
+        token = bearer_token(lowered)
+        labelled = nixflex.key_label if vendor == "nixflex" else smsfactor.token_label
+        label = labelled(token)  # counted by the key's public part, never the secret
         if method != "GET":
             endpoint = (nixflex if vendor == "nixflex" else smsfactor).endpoint_for(sub_path)
-            body = json_body({"error": f"{method} is not simulated"})
+            payload = json_body({"error": f"{method} is not simulated"})
             response = Response(
-                405, {"Content-Type": "application/json", "Allow": "GET"}, body, endpoint
+                405, {"Content-Type": "application/json", "Allow": "GET"}, payload, endpoint
             )
         elif vendor == "nixflex":
-            response = nixflex.handle(
-                sub_path, query, headers, nixflex_campaigns, now, self.miscounted_nixflex
-            )
+            response = self._nixflex_get(sub_path, query, self._nixflex.get(token or ""), now)
         else:
-            response = smsfactor.handle(sub_path, query, headers, smsfactor_campaigns, now)
+            account = self._smsfactor.get(token or "")
+            response = self._smsfactor_get(
+                sub_path, query, smsfactor.wants_json(lowered), account, now
+            )
         with self._lock:
             self.calls[(vendor, response.endpoint)] += 1
-            if vendor == "nixflex" and response.status != 401:
-                response.headers.update(self._rate_headers(now))
+            self.calls_by_key[(vendor, label, response.endpoint)] += 1
         return response
 
-    def _rate_headers(self, now: datetime) -> dict[str, str]:
-        window = int(now.timestamp()) // 60
-        if window != self._rate_window:
-            self._rate_window, self._rate_used = window, 0
-        self._rate_used += 1
+    def _nixflex_get(
+        self,
+        path: str,
+        query: Mapping[str, str],
+        account: NixflexAccount | None,
+        now: datetime,
+    ) -> Response:
+        """Authenticate, apply the key's budget, answer, and add the rate-limit headers."""
+        if account is None:
+            return nixflex.handle(path, query, None, now)
+        decision = self._limiter.admit("nixflex", account.label)
+        if not decision.allowed:
+            return nixflex.rate_limited(decision.retry_after, _rate_headers(decision))
+        response = nixflex.handle(path, query, account, now, self.miscounted_nixflex)
+        response.headers.update(_rate_headers(decision))
+        return response
+
+    def _smsfactor_get(
+        self,
+        path: str,
+        query: Mapping[str, str],
+        as_json: bool,
+        account: SmsfactorAccount | None,
+        now: datetime,
+    ) -> Response:
+        """Authenticate, apply the token's budget (none by default) and answer."""
+        if account is None:
+            return smsfactor.handle(path, query, as_json, None, now)
+        decision = self._limiter.admit("smsfactor", account.label)
+        if not decision.allowed:
+            return smsfactor.rate_limited(decision.retry_after, as_json)
+        return smsfactor.handle(path, query, as_json, account, now)
+
+    def calls_snapshot(self) -> dict[str, object]:
+        """What ``GET /_sim/calls`` answers: call counts and each vendor's window peak."""
+        with self._lock:
+            calls = {f"{v}/{e}": n for (v, e), n in sorted(self.calls.items())}
+            by_key = {f"{v}/{k}/{e}": n for (v, k, e), n in sorted(self.calls_by_key.items())}
         return {
-            "X-RateLimit-Limit": str(RATE_LIMIT),
-            "X-RateLimit-Remaining": str(max(0, RATE_LIMIT - self._rate_used)),
-            "X-RateLimit-Reset": str((window + 1) * 60),
+            "calls": calls,
+            "calls_by_key": by_key,
+            "max_requests_in_window": {v: self.max_requests_in_window(v) for v in VENDORS},
         }
+
+    def _control(self, method: str, path: str, body: bytes) -> Response:
+        route = path.rstrip("/")
+        if route == CONTROL + "/calls" and method == "GET":
+            return _control_json(200, self.calls_snapshot())
+        if route != CONTROL + "/clock" or method not in ("GET", "POST"):
+            return _control_json(404, {"error": f"no control route {method} {path}"})
+        if method == "POST":
+            error = self._move_clock(body)
+            if error:
+                return _control_json(400, {"error": error})
+        return _control_json(200, {"now": iso_z(self.clock.now())})
+
+    def _move_clock(self, body: bytes) -> str | None:
+        """Apply ``{"advance_seconds": n}`` or ``{"set": ISO}``; return an error text or None."""
+        try:
+            command = json.loads(body or b"{}")
+        except ValueError:
+            return "body must be JSON"
+        if not isinstance(command, dict) or len(command.keys() & {"advance_seconds", "set"}) != 1:
+            return 'expected {"advance_seconds": N} or {"set": "ISO-8601 instant"}'
+        if "set" in command:
+            try:
+                instant = datetime.fromisoformat(str(command["set"]))
+            except ValueError:
+                return "set must be an ISO-8601 instant"
+            if instant.tzinfo is None:
+                return "set needs a time zone (e.g. a trailing Z)"
+            self.clock.set(instant)
+            return None
+        seconds = command["advance_seconds"]
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            return "advance_seconds must be a number"
+        self.clock.advance(timedelta(seconds=seconds))
+        return None
+
+
+def _rate_headers(decision: Decision) -> dict[str, str]:
+    if decision.limit is None:
+        return {}
+    return {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Reset": str(decision.reset),
+    }
+
+
+def _control_json(status: int, payload: object) -> Response:
+    return Response(status, {"Content-Type": "application/json"}, json_body(payload), "")
+
+
+def _check_secret(secret: str, label: str) -> str:
+    if not secret or secret != secret.strip() or any(c.isspace() for c in secret):
+        raise ValueError("an API key or token must be non-empty with no whitespace")
+    return label
 
 
 class _Server(ThreadingHTTPServer):
@@ -151,6 +379,7 @@ class _Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave as two writes: no 40 ms stalls
     server: _Server
 
     def do_GET(self) -> None:
@@ -160,13 +389,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
         query = {k: v[0] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
         try:
             response = self.server.simulator.handle(
-                method, split.path, query, dict(self.headers.items())
+                method, split.path, query, dict(self.headers.items()), body
             )
         except Exception:  # a simulator bug must not kill the connection silently
             traceback.print_exc()

@@ -10,8 +10,8 @@ mount point ``{base}/smsfactor``.
 from __future__ import annotations
 
 import random
-import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -19,48 +19,60 @@ from decimal import Decimal
 from pipelines.simulator.model import (
     SMSFACTOR_SENDERS,
     SMSFACTOR_TEXTS,
+    SPREAD,
     Response,
-    bearer_token,
     campaign_rng,
+    check_sizes,
     dispatch_pace,
     format_decimal,
     hex_token,
     int_param,
     json_body,
-    lower_keys,
+    lay_out,
     paris_local,
     whole_seconds,
 )
 
 DEMO_TOKEN = "sf_demo_token"
 FIRST_ID = 18969398
-ID_STRIDE = 37  # other accounts' campaigns take the ids in between
+ID_STRIDE = 37  # each account owns one residue modulo this: ids interleave, never collide
+DEFAULT_SIZES = (50, 3000)
+ROLES = ("waiting", "denied", "moderation")
 SORT_KEYS = ("id", "date", "text", "cost", "status")
 HELD = {"denied": "Denied", "moderation": "In moderation"}
 COUNTERS = ("delivered", "error", "expired", "network_error", "stop")
 
 
-@dataclass(frozen=True)
+def token_label(api_token: str | None) -> str:
+    """The first 6 characters of a token: enough to tell accounts apart, never the secret."""
+    return (api_token or "")[:6]
+
+
+@dataclass(frozen=True, slots=True)
 class SmsfactorCampaign:
     """A campaign's static plan; ``finals`` are the counters once every report is in."""
 
     campaign_id: str
+    number: int  # the id as an integer, for sorting
     sender: str
     text: str
     created_at: datetime
-    send_at: datetime
+    created_ts: float
+    creation_date: str  # as shown: Paris wall clock
+    send_ts: float
+    date: str  # send date as shown: Paris wall clock
     lists: tuple[str, ...]
     role: str  # "", "waiting", "denied" or "moderation"
     total: int
     npai: int
-    finals: Mapping[str, int]
+    finals: tuple[tuple[str, int], ...]  # (counter, final value) in COUNTERS order
     dispatch_s: float
     settle_s: float
     unit_cost: Decimal
 
-    def state_at(self, now: datetime) -> dict[str, object]:
-        """The campaign as the vendor shows it at ``now``: status and string counters."""
-        elapsed = (now - self.send_at).total_seconds()
+    def state_at(self, now_ts: float) -> dict[str, object]:
+        """The campaign as the vendor shows it at ``now_ts``: status and string counters."""
+        elapsed = now_ts - self.send_ts
         counters = dict.fromkeys(COUNTERS, 0)
         npai, cost = 0, Decimal(0)
         if self.role in HELD:
@@ -70,7 +82,7 @@ class SmsfactorCampaign:
         else:
             status = "In progress" if elapsed < self.dispatch_s else "Sent"
             window = self.dispatch_s + self.settle_s
-            for name, final in self.finals.items():
+            for name, final in self.finals:
                 # Expiry reports come last; stop replies trickle in for hours.
                 start = self.settle_s / 2 if name == "expired" else 0.0
                 span = window + 6 * 3600 if name == "stop" else window - start
@@ -82,8 +94,8 @@ class SmsfactorCampaign:
             "id": self.campaign_id,
             "sender": self.sender,
             "text": self.text,
-            "creation_date": paris_local(self.created_at),
-            "date": paris_local(self.send_at),
+            "creation_date": self.creation_date,
+            "date": self.date,
             "cost": format_decimal(cost),
             "lists": [{"id": list_id} for list_id in self.lists],
             "status": status,
@@ -94,53 +106,119 @@ class SmsfactorCampaign:
         }
 
 
-def build_smsfactor_campaign(
-    seed: int,
-    index: int,
-    created_at: datetime,
-    anchor: datetime,
-    role: str = "",
-    in_flight: bool = False,
-    size: int | None = None,
-) -> SmsfactorCampaign:
-    """Draw campaign ``index``'s plan; ids increase with ``index``."""
-    rng = campaign_rng(seed, "smsfactor", index)
-    list_pool = random.Random(f"{seed}:smsfactor:lists")
-    pool = [hex_token(list_pool, 24) for _ in range(4)]
-    total = size if size is not None else rng.randint(50, 3000)
-    npai = int(total * rng.uniform(0, 0.02))
-    sendable = total - npai
-    error = int(sendable * rng.uniform(0, 0.02))
-    network_error = int(sendable * rng.uniform(0, 0.01))
-    expired = int(sendable * rng.uniform(0, 0.015))
-    delivered = sendable - error - network_error - expired
-    finals = {
-        "delivered": delivered,
-        "error": error,
-        "expired": expired,
-        "network_error": network_error,
-        "stop": int(delivered * rng.uniform(0, 0.004)),
-    }
-    text = rng.choice(SMSFACTOR_TEXTS)
-    send_at = created_at
-    if role == "waiting":
-        send_at = whole_seconds(anchor + timedelta(hours=rng.uniform(2, 30)))
-    pace = dispatch_pace(rng, total, send_at, anchor, in_flight, brisk=(0.01, 0.05))
-    return SmsfactorCampaign(
-        campaign_id=str(FIRST_ID + ID_STRIDE * index + rng.randrange(ID_STRIDE)),
-        sender=rng.choice(SMSFACTOR_SENDERS),
-        text=text,
-        created_at=created_at,
-        send_at=send_at,
-        lists=tuple(rng.sample(pool, rng.choice((1, 2)))),
-        role=role,
-        total=total,
-        npai=npai,
-        finals=finals,
-        dispatch_s=pace * total,
-        settle_s=rng.uniform(20, 40) * 60,
-        unit_cost=(1 if len(text) <= 160 else 2) * Decimal(rng.choice(("1", "1.087", "1.12"))),
-    )
+class SmsfactorAccount:
+    """One API token's campaigns in id order (ids grow with the campaign index)."""
+
+    def __init__(
+        self,
+        api_token: str,
+        seed: int,
+        anchor: datetime,
+        residue: int,
+        namespace: str = "smsfactor",
+        sizes: tuple[int, int] = DEFAULT_SIZES,
+    ) -> None:
+        if not 0 <= residue < ID_STRIDE:
+            raise ValueError(f"residue must be in [0, {ID_STRIDE})")
+        self.api_token, self.label = api_token, token_label(api_token)
+        self.seed, self.anchor, self.namespace = seed, anchor, namespace
+        self.residue = residue
+        self.sizes = check_sizes(sizes, "smsfactor sizes")
+        pool_rng = random.Random(f"{seed}:{namespace}:lists")
+        self._list_pool = [hex_token(pool_rng, 24) for _ in range(4)]
+        self._lock = threading.Lock()
+        self._plans: tuple[SmsfactorCampaign, ...] = ()
+        self._by_id: dict[str, SmsfactorCampaign] = {}
+
+    def lay_out(
+        self, count: int, active: int | None = None, history: timedelta = SPREAD
+    ) -> list[str]:
+        """Generate ``count`` campaigns around the anchor; return their ids newest first."""
+        layout = lay_out(self.seed, self.namespace, count, self.anchor, ROLES, active, history)
+        with self._lock:
+            base = len(self._plans)
+            plans = [
+                self._build(base + index, created, role, in_flight)
+                for index, created, role, in_flight in layout.slots()
+            ]
+            self._extend(plans)
+        return [plan.campaign_id for plan in reversed(plans)]
+
+    def add(self, size: int, created_at: datetime) -> str:
+        """Add one campaign that sends at once; return its id."""
+        check_sizes((size, size), "size")
+        with self._lock:
+            plan = self._build(len(self._plans), created_at, size=size)
+            self._extend([plan])
+        return plan.campaign_id
+
+    def campaign_ids(self) -> list[str]:
+        """Every campaign id, highest (newest) first."""
+        return [plan.campaign_id for plan in reversed(self._plans)]
+
+    def visible(self, now_ts: float) -> list[SmsfactorCampaign]:
+        """Campaigns created at or before ``now_ts``, in ascending id order."""
+        return [plan for plan in self._plans if plan.created_ts <= now_ts]
+
+    def find(self, campaign_id: str, now_ts: float) -> SmsfactorCampaign | None:
+        """The account's campaign ``campaign_id`` if it exists at ``now_ts``."""
+        plan = self._by_id.get(campaign_id)
+        return plan if plan is not None and plan.created_ts <= now_ts else None
+
+    def _extend(self, plans: list[SmsfactorCampaign]) -> None:
+        self._by_id.update((plan.campaign_id, plan) for plan in plans)
+        self._plans = self._plans + tuple(plans)
+
+    def _build(
+        self,
+        index: int,
+        created_at: datetime,
+        role: str = "",
+        in_flight: bool = False,
+        size: int | None = None,
+    ) -> SmsfactorCampaign:
+        """Draw campaign ``index``'s plan; ids increase with ``index``."""
+        rng = campaign_rng(self.seed, self.namespace, index)
+        total = size if size is not None else rng.randint(*self.sizes)
+        npai = int(total * rng.uniform(0, 0.02))
+        sendable = total - npai
+        error = int(sendable * rng.uniform(0, 0.02))
+        network_error = int(sendable * rng.uniform(0, 0.01))
+        expired = int(sendable * rng.uniform(0, 0.015))
+        delivered = sendable - error - network_error - expired
+        stop = int(delivered * rng.uniform(0, 0.004))
+        finals = (
+            ("delivered", delivered),
+            ("error", error),
+            ("expired", expired),
+            ("network_error", network_error),
+            ("stop", stop),
+        )
+        text = rng.choice(SMSFACTOR_TEXTS)
+        send_at = created_at
+        if role == "waiting":
+            send_at = whole_seconds(self.anchor + timedelta(hours=rng.uniform(2, 30)))
+        pace = dispatch_pace(rng, total, send_at, self.anchor, in_flight, brisk=(0.01, 0.05))
+        number = FIRST_ID + ID_STRIDE * index + self.residue
+        return SmsfactorCampaign(
+            campaign_id=str(number),
+            number=number,
+            sender=rng.choice(SMSFACTOR_SENDERS),
+            text=text,
+            created_at=created_at,
+            created_ts=created_at.timestamp(),
+            creation_date=paris_local(created_at),
+            send_ts=send_at.timestamp(),
+            date=paris_local(send_at),
+            lists=tuple(rng.sample(self._list_pool, rng.choice((1, 2)))),
+            role=role,
+            total=total,
+            npai=npai,
+            finals=finals,
+            dispatch_s=pace * total,
+            settle_s=rng.uniform(20, 40) * 60,
+            unit_cost=(1 if len(text) <= 160 else 2) * Decimal(rng.choice(("1", "1.087", "1.12"))),
+        )
 
 
 def endpoint_for(path: str) -> str:
@@ -151,42 +229,54 @@ def endpoint_for(path: str) -> str:
     return "get" if len(parts) == 2 and parts[0] == "campaign" else "unknown"
 
 
+def wants_json(headers: Mapping[str, str]) -> bool:
+    """JSON only when ``Accept`` mentions json (header names already lower-cased)."""
+    return "json" in headers.get("accept", "").lower()
+
+
 def handle(
     path: str,
     query: Mapping[str, str],
-    headers: Mapping[str, str],
-    campaigns: Sequence[SmsfactorCampaign],
+    as_json: bool,
+    account: SmsfactorAccount | None,
     now: datetime,
 ) -> Response:
-    """Answer one GET request; campaigns created after ``now`` do not exist yet."""
-    lowered = lower_keys(headers)
-    as_json = "json" in lowered.get("accept", "").lower()
+    """Answer one GET request for ``account`` (None: the token was not recognised)."""
     endpoint = endpoint_for(path)
-    if bearer_token(lowered) != DEMO_TOKEN:
+    if account is None:
         body = _failure(-1, "Unauthorized", "Missing or invalid API token")
         return _reply(endpoint, 401, body, as_json)
-    visible = [campaign for campaign in campaigns if campaign.created_at <= now]
+    now_ts = now.timestamp()
     if endpoint == "history":
-        return _reply(endpoint, 200, _history(query, visible, now), as_json)
+        return _reply(endpoint, 200, _history(query, account, now_ts), as_json)
     if endpoint == "get":
         campaign_id = path.rstrip("/").rsplit("/", 1)[-1]
-        for campaign in visible:
-            if campaign.campaign_id == campaign_id:
-                body = {"status": 1, "message": "OK", "campaign": [campaign.state_at(now)]}
-                return _reply(endpoint, 200, body, as_json)
+        plan = account.find(campaign_id, now_ts)
+        if plan is not None:
+            body = {"status": 1, "message": "OK", "campaign": [plan.state_at(now_ts)]}
+            return _reply(endpoint, 200, body, as_json)
         body = _failure(-5, "Resource not found", f"Campaign {campaign_id} not found")
         return _reply(endpoint, 200, body, as_json)
     return _reply(endpoint, 404, _failure(-99, "Unknown error", f"No route {path}"), as_json)
 
 
+def rate_limited(retry_after: int, as_json: bool) -> Response:
+    """A 429 in SMSFactor's error shape (its limits are undocumented) with ``Retry-After``."""
+    details = f"Rate limit reached, retry after {retry_after} seconds"
+    response = _reply("rate_limited", 429, _failure(-99, "Too many requests", details), as_json)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def _history(
-    query: Mapping[str, str], visible: list[SmsfactorCampaign], now: datetime
+    query: Mapping[str, str], account: SmsfactorAccount, now_ts: float
 ) -> dict[str, object]:
     start, length = int_param(query, "start", 0), int_param(query, "length", 100)
     if start is None or start < 0 or length is None or not 1 <= length <= 1000:
         return _failure(-7, "Data error", "start must be >= 0 and length between 1 and 1000")
     sort = query.get("sort") or "-id"
-    if sort.lstrip("-") not in SORT_KEYS:
+    key = sort.lstrip("-")
+    if key not in SORT_KEYS:
         return _failure(-7, "Data error", f"sort must be one of {', '.join(SORT_KEYS)}")
     bounds = [query.get("date_start") or "", query.get("date_end") or ""]
     for bound in filter(None, bounds):
@@ -194,20 +284,25 @@ def _history(
             datetime.strptime(bound, "%Y-%m-%d %H:%M:%S")
         except ValueError:
             return _failure(-4, "Incorrect date", f"{bound!r} is not Y-m-d H:i:s")
-    rows = [campaign.state_at(now) for campaign in visible]
-    # Filter on the send date as the vendor shows it: Paris wall-clock strings compare in order.
-    shown = [row for row in rows if bounds[0] <= str(row["date"]) <= (bounds[1] or "9999")]
-    key = sort.lstrip("-")
-    sort_keys = {"id": lambda row: int(row["id"]), "cost": lambda row: Decimal(row["cost"])}
-    shown.sort(key=lambda row: (sort_keys.get(key, lambda r: r[key])(row), int(row["id"])))
-    if sort.startswith("-"):
-        shown.reverse()
+    visible = account.visible(now_ts)  # ascending id
+    shown = visible
+    if any(bounds):  # on the send date as shown: Paris wall-clock strings compare in order
+        shown = [plan for plan in visible if bounds[0] <= plan.date <= (bounds[1] or "9999")]
+    states: dict[int, dict[str, object]] = {}
+    if key in ("cost", "status"):  # these need every campaign's state at now
+        states = {plan.number: plan.state_at(now_ts) for plan in shown}
+        as_key = Decimal if key == "cost" else str
+        shown = sorted(shown, key=lambda p: (as_key(states[p.number][key]), p.number))
+    elif key in ("date", "text"):
+        shown = sorted(shown, key=lambda plan: (getattr(plan, key), plan.number))
+    ordered = shown[::-1] if sort.startswith("-") else shown
+    page = ordered[start : start + length]
     return {
         "status": 1,
         "message": "OK",
-        "totalRecords": len(rows),
+        "totalRecords": len(visible),
         "totalDisplayRecords": len(shown),
-        "campaigns": shown[start : start + length],
+        "campaigns": [states.get(plan.number) or plan.state_at(now_ts) for plan in page],
     }
 
 
@@ -215,34 +310,50 @@ def _failure(status: int, message: str, details: str) -> dict[str, object]:
     return {"status": status, "message": message, "details": details}
 
 
-def _reply(endpoint: str, status: int, payload: dict[str, object], as_json: bool) -> Response:
+def _reply(endpoint: str, status: int, payload: Mapping[str, object], as_json: bool) -> Response:
     if as_json:
         return Response(status, {"Content-Type": "application/json"}, json_body(payload), endpoint)
     return Response(status, {"Content-Type": "application/xml"}, to_xml(payload), endpoint)
 
 
 def to_xml(payload: Mapping[str, object]) -> bytes:
-    """Render a response the way the seed's XML example does (``<lists>`` once per list)."""
-    root = ET.Element("response")
+    """Render a response the way the seed's XML example does (``<lists>`` once per list).
+
+    Written by hand (same bytes as ElementTree with 4-space indent) because a 1,000-campaign
+    history page through ElementTree is too slow.
+    """
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', "<response>"]
     for key, value in payload.items():
         if key == "campaign" and isinstance(value, list):
             for campaign in value:
-                _campaign_xml(ET.SubElement(root, "campaign"), campaign)
+                _campaign_xml(lines, campaign, "    ")
         elif key == "campaigns" and isinstance(value, list):
-            wrapper = ET.SubElement(root, "campaigns")
+            if not value:
+                lines.append("    <campaigns />")
+                continue
+            lines.append("    <campaigns>")
             for campaign in value:
-                _campaign_xml(ET.SubElement(wrapper, "campaign"), campaign)
+                _campaign_xml(lines, campaign, "        ")
+            lines.append("    </campaigns>")
         else:
-            ET.SubElement(root, key).text = str(value)
-    ET.indent(root, space="    ")
-    declaration = '<?xml version="1.0" encoding="UTF-8"?>\n'
-    return (declaration + ET.tostring(root, encoding="unicode") + "\n").encode("utf-8")
+            lines.append(f"    {_leaf(key, value)}")
+    lines.append("</response>")
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def _campaign_xml(element: ET.Element, campaign: Mapping[str, object]) -> None:
+def _campaign_xml(lines: list[str], campaign: Mapping[str, object], pad: str) -> None:
+    lines.append(f"{pad}<campaign>")
     for key, value in campaign.items():
         if key == "lists" and isinstance(value, list):
             for item in value:
-                ET.SubElement(ET.SubElement(element, "lists"), "id").text = str(item["id"])
+                lines.append(f"{pad}    <lists>")
+                lines.append(f"{pad}        {_leaf('id', item['id'])}")
+                lines.append(f"{pad}    </lists>")
         else:
-            ET.SubElement(element, key).text = str(value)
+            lines.append(f"{pad}    {_leaf(key, value)}")
+    lines.append(f"{pad}</campaign>")
+
+
+def _leaf(tag: str, value: object) -> str:
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<{tag}>{text}</{tag}>" if text else f"<{tag} />"

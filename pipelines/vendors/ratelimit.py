@@ -41,6 +41,7 @@ class RateLimiter:
         self._reset_at = 0.0
         self._in_flight = 0
         self.waited_seconds = 0.0  # total time callers spent waiting here (for reports)
+        self.throttled = 0  # 429 answers seen (each was waited out and retried)
 
     def _spacing(self, limit: int | None) -> float:
         return self._window / (limit * (1 - self._headroom)) if limit else 0.0
@@ -87,6 +88,7 @@ class RateLimiter:
             self._remaining = remaining
             self._reset_at = now + min(max(reset - wall, 0.0), MAX_HEADER_WAIT)
         if status == 429:
+            self.throttled += 1
             hint = retry_after_seconds(headers.get("retry-after"))
             pause = hint if hint is not None else 1.0
             self._blocked_until = max(self._blocked_until, now + min(pause, MAX_HEADER_WAIT))

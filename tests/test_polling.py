@@ -1,0 +1,361 @@
+"""Incremental polling against the simulator over real HTTP and a real Postgres.
+
+The pipeline's clock is the simulator's (see ``conftest.simulator``), so hours can pass
+between two polls. Expectations come from what the simulator serves, read by the test over
+HTTP, and from the documented rules, never from the product's own decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from pipelines.fetch import FetchReport, fetch_nixflex, fetch_smsfactor
+from pipelines.polling.policy import PollingPolicy
+from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, SimClock, Simulator, serve
+from pipelines.vendors.nixflex_client import ListPage, NixflexClient
+from pipelines.vendors.ratelimit import RateLimiter
+from pipelines.vendors.smsfactor_client import SmsFactorClient
+from pipelines.warehouse.loader import load_pending
+from tests.conftest import T0
+from tests.sync_helpers import checks_by_name, rows, run_full_sync, scalar
+
+pytestmark = pytest.mark.slow
+
+SMALL_PAGES = PollingPolicy(nixflex_page_size=5, smsfactor_page_size=5)
+
+
+@pytest.fixture
+def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Simulator, str]]:
+    """60 days of Nixflex and SMSFactor history, 3 campaigns each in flight at T0."""
+    from pipelines import clock as pipeline_clock
+
+    clock = SimClock(start=T0)
+    monkeypatch.setattr(pipeline_clock, "utcnow", clock.now)
+    sim = Simulator(
+        seed=11,
+        nixflex_campaigns=30,
+        smsfactor_campaigns=30,
+        clock=clock,
+        anchor=T0,
+        active_campaigns=3,
+        history=timedelta(days=60),
+        nixflex_sizes=(20, 60),
+    )
+    with serve(sim) as base_url:
+        yield sim, base_url
+
+
+def nixflex(base_url: str, http: httpx.Client, key: str = NIXFLEX_DEMO_KEY) -> NixflexClient:
+    """A client as the resource builds it: paced by its own limiter at the documented rate."""
+    return NixflexClient(
+        http, api_key=key, base_url=f"{base_url}/nixflex/v1", limiter=RateLimiter(600)
+    )
+
+
+def poll(
+    sim: Simulator, base_url: str, engine: Engine, policy: PollingPolicy = SMALL_PAGES
+) -> tuple[FetchReport, dict[str, int]]:
+    """One Nixflex poll and load; returns the report and the calls the simulator served."""
+    before = dict(sim.calls)
+    with httpx.Client() as http:
+        report = fetch_nixflex(nixflex(base_url, http), engine, policy=policy)
+    load_pending(engine)
+    served = {
+        endpoint: sim.calls[("nixflex", endpoint)] - before.get(("nixflex", endpoint), 0)
+        for endpoint in ("list", "get", "rate_limited")
+    }
+    return report, served
+
+
+def served_details(base_url: str) -> dict[str, dict]:
+    """Every Nixflex campaign's detail as the vendor serves it now."""
+    headers = {"Authorization": f"Bearer {NIXFLEX_DEMO_KEY}"}
+    with httpx.Client(base_url=f"{base_url}/nixflex/v1", headers=headers) as http:
+        listed = http.get("/sms/campaigns", params={"limit": 100}).json()["campaigns"]
+        return {
+            c["campaign_id"]: http.get(f"/sms/campaigns/{c['campaign_id']}").json() for c in listed
+        }
+
+
+def settled_by_the_docs(detail: dict, now: datetime) -> bool:
+    """Final (done/failed, nothing pending) and its last message left over 72 hours ago."""
+    if detail["status"] not in ("done", "failed") or detail["pending_count"]:
+        return False
+    sent = [r["sent_at"] for r in detail["recipients"] if r.get("sent_at")]
+    if not sent:
+        return False
+    last = max(datetime.fromisoformat(s.replace("Z", "+00:00")) for s in sent)
+    return last + timedelta(hours=72) <= now
+
+
+def warehouse_statuses(engine: Engine, campaign_id: str) -> dict[str, str]:
+    found = rows(
+        engine,
+        "select phone, status from sms.fact_recipient_delivery where campaign_id = :c",
+        c=campaign_id,
+    )
+    return {r["phone"]: r["status"] for r in found}
+
+
+def test_first_poll_reads_everything_then_discovery_stops_early(
+    engine: Engine, account: tuple[Simulator, str]
+) -> None:
+    sim, base_url = account
+    report, served = poll(sim, base_url, engine)
+    assert served["get"] == 30 and report.campaigns_fetched == 30
+    assert served["list"] >= 30 // 5  # the whole list, 5 a page
+    assert scalar(engine, "select count(*) from sms.dim_campaign") == 30
+
+    sim.clock.advance(timedelta(minutes=15))
+    truth = served_details(base_url)
+    settled = {cid for cid, d in truth.items() if settled_by_the_docs(d, sim.clock.now())}
+    assert len(settled) >= 20, "most of 60 days of campaigns should be settled"
+
+    calls_before = dict(sim.calls)
+    report, served = poll(sim, base_url, engine)
+    fetched = {
+        r["campaign_id"]
+        for r in rows(
+            engine,
+            "select campaign_id from raw.vendor_response "
+            "where endpoint = 'campaign.get' and fetched_at = :t",
+            t=sim.clock.now(),
+        )
+    }
+    # The three in-flight campaigns are the newest: the first page covers them, so
+    # discovery stops there instead of reading the six pages again.
+    assert served["list"] == 1, calls_before
+    assert report.stopped_early
+    assert not fetched & settled, "a settled campaign was polled"
+    assert served["get"] == len(fetched) <= 30 - len(settled)
+
+
+def test_campaign_created_between_two_pages_is_found_next_cycle(
+    engine: Engine, account: tuple[Simulator, str]
+) -> None:
+    sim, base_url = account
+    poll(sim, base_url, engine)  # backfill
+    sim.clock.advance(timedelta(minutes=15))
+
+    added: list[str] = []
+
+    class AddsACampaignMidway(NixflexClient):
+        def list_pages(self, *, page_size: int = 100) -> Iterator[ListPage]:
+            for number, page in enumerate(super().list_pages(page_size=page_size)):
+                if number == 0:  # created right after the vendor answered page one
+                    added.append(sim.add_nixflex_campaign(size=30))
+                yield page
+
+    with httpx.Client() as http:
+        client = AddsACampaignMidway(
+            http, api_key=NIXFLEX_DEMO_KEY, base_url=f"{base_url}/nixflex/v1"
+        )
+        fetch_nixflex(client, engine, policy=SMALL_PAGES)
+    load_pending(engine)
+    (new_id,) = added
+    assert (
+        scalar(engine, "select count(*) from sms.dim_campaign where campaign_id = :c", c=new_id)
+        == 0
+    )
+
+    sim.clock.advance(timedelta(minutes=15))
+    report, _ = poll(sim, base_url, engine)
+    assert report.fetch_reasons["new"] == 1
+    assert warehouse_statuses(engine, new_id) == {
+        r["phone"]: r["status"] for r in served_details(base_url)[new_id]["recipients"]
+    }
+
+
+def test_a_changed_summary_triggers_exactly_one_detail_call(
+    engine: Engine, account: tuple[Simulator, str]
+) -> None:
+    sim, base_url = account
+    patient = PollingPolicy(nixflex_page_size=5, recheck_every=timedelta(days=1))
+    poll(sim, base_url, engine, patient)
+    headers = {"Authorization": f"Bearer {NIXFLEX_DEMO_KEY}"}
+    with httpx.Client(base_url=f"{base_url}/nixflex/v1", headers=headers) as http:
+        before = {
+            c["campaign_id"]: c
+            for c in http.get("/sms/campaigns", params={"limit": 100}).json()["campaigns"]
+        }
+        sim.clock.advance(timedelta(minutes=5))
+        after = {
+            c["campaign_id"]: c
+            for c in http.get("/sms/campaigns", params={"limit": 100}).json()["campaigns"]
+        }
+    changed = {cid for cid in after if after[cid] != before.get(cid)}
+    assert changed, "some in-flight campaign should move in five minutes"
+
+    _, served = poll(sim, base_url, engine, patient)
+    got = rows(
+        engine,
+        "select campaign_id, count(*) as n from raw.vendor_response "
+        "where endpoint = 'campaign.get' and fetched_at = :t group by campaign_id",
+        t=sim.clock.now(),
+    )
+    assert {r["campaign_id"]: r["n"] for r in got} == dict.fromkeys(changed, 1)
+    assert served["get"] == len(changed)
+
+
+def test_late_receipts_after_done_are_still_captured_inside_the_window(
+    engine: Engine, account: tuple[Simulator, str]
+) -> None:
+    sim, base_url = account
+    poll(sim, base_url, engine)
+    late_after_done = 0
+    previous = served_details(base_url)
+    for _ in range(10):  # 60 hours, one poll every 6 hours
+        sim.clock.advance(timedelta(hours=6))
+        truth = served_details(base_url)
+        poll(sim, base_url, engine)
+        for cid, detail in truth.items():
+            old = {r["phone"]: r["status"] for r in previous[cid]["recipients"]}
+            moved = [
+                r for r in detail["recipients"] if old.get(r["phone"]) not in (None, r["status"])
+            ]
+            if previous[cid]["status"] == "done" and moved:
+                late_after_done += len(moved)
+            if not settled_by_the_docs(detail, sim.clock.now()):
+                # Inside the window the warehouse holds exactly what the vendor shows now.
+                expected = {r["phone"]: r["status"] for r in detail["recipients"]}
+                assert warehouse_statuses(engine, cid) == expected, cid
+        previous = truth
+    assert late_after_done, "the simulator should deliver some receipts after 'done'"
+    changes = scalar(
+        engine,
+        "select count(*) from sms.fact_recipient_status_change where from_status = 'sent'",
+    )
+    assert changes >= late_after_done
+
+
+def test_settled_campaigns_are_not_polled_days_later(
+    engine: Engine, account: tuple[Simulator, str]
+) -> None:
+    sim, base_url = account
+    poll(sim, base_url, engine)
+    sim.clock.advance(timedelta(days=5))  # everything has settled by now
+    poll(sim, base_url, engine)  # the in-flight ones are read once more, now final
+    _, served = poll(sim, base_url, engine)
+    assert served == {"list": 1, "get": 0, "rate_limited": 0}
+    unsettled = rows(
+        engine,
+        "select d.status from sms.campaign_poll_state as p join sms.dim_campaign as d "
+        "using (provider, campaign_id) where not p.is_final",
+    )
+    assert [r["status"] for r in unsettled] == ["draft"]  # a draft never settles
+
+
+def test_a_429_storm_is_waited_out_and_nothing_is_lost(
+    engine: Engine, account: tuple[Simulator, str]
+) -> None:
+    sim, base_url = account
+    sim.throttle_next(6, retry_after=1)
+    report, served = poll(sim, base_url, engine)
+    assert served["rate_limited"] == 6
+    assert report.problems == [] and report.fatal is None
+    assert served["get"] == 30
+    truth = served_details(base_url)
+    for cid, detail in truth.items():
+        assert warehouse_statuses(engine, cid) == {
+            r["phone"]: r["status"] for r in detail["recipients"]
+        }
+    assert report.throttled == 6  # what the operator sees in the asset's metadata
+
+
+def test_smsfactor_history_stops_early_and_needs_no_call_per_campaign(
+    engine: Engine, account: tuple[Simulator, str]
+) -> None:
+    sim, base_url = account
+    with httpx.Client() as http:
+        client = SmsFactorClient(
+            http, api_token=SMSFACTOR_DEMO_TOKEN, base_url=f"{base_url}/smsfactor"
+        )
+        first = fetch_smsfactor(client, engine, policy=SMALL_PAGES)
+        load_pending(engine)
+        sim.clock.advance(timedelta(minutes=15))
+        second = fetch_smsfactor(client, engine, policy=SMALL_PAGES)
+        load_pending(engine)
+    assert first.campaigns_listed == 30 and first.pages_read >= 6
+    assert second.stopped_early and second.pages_read < first.pages_read
+    assert sim.calls[("smsfactor", "get")] == 0
+    assert (
+        scalar(engine, "select count(distinct campaign_id) from sms.fact_campaign_counters") == 30
+    )
+
+
+def test_refresh_of_one_campaign_and_of_all(engine: Engine, account: tuple[Simulator, str]) -> None:
+    sim, base_url = account
+    poll(sim, base_url, engine)
+    sim.clock.advance(timedelta(days=5))
+    poll(sim, base_url, engine)
+    oldest = sim.nixflex_campaign_ids()[-1]
+    _, served = poll(sim, base_url, engine, PollingPolicy(refresh_campaign_ids=frozenset({oldest})))
+    assert served["get"] == 1
+    assert scalar(
+        engine,
+        "select refresh_requested_at is null from sms.campaign_poll_state where campaign_id = :c",
+        c=oldest,
+    )
+    _, served = poll(sim, base_url, engine, PollingPolicy(nixflex_page_size=5, refresh_all=True))
+    assert served["get"] == 30 and served["list"] >= 6
+
+
+def test_rate_limiter_waits_for_the_window_the_vendor_names() -> None:
+    limiter = RateLimiter(None)
+    limiter.acquire()
+    reset = int(datetime.now(UTC).timestamp()) + 2
+    limiter.release(
+        200,
+        {"x-ratelimit-limit": "600", "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
+    )
+    started = datetime.now(UTC)
+    limiter.acquire()
+    waited = (datetime.now(UTC) - started).total_seconds()
+    assert waited >= reset - started.timestamp() - 0.05
+    assert limiter.limit == 600
+
+
+def test_rate_limiter_paces_a_burst_under_the_limit() -> None:
+    limiter = RateLimiter(120, window=1.0, headroom=0.0)  # 120 a second: one each 8.3 ms
+    started = datetime.now(UTC)
+    for _ in range(61):
+        limiter.acquire()
+        limiter.release(200, {})
+    took = (datetime.now(UTC) - started).total_seconds()
+    assert took >= 60 / 120 * 0.95  # never faster than the limit
+
+
+def test_two_accounts_load_side_by_side_and_a_refused_one_stops_nothing(
+    engine: Engine,
+    simulator,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    brand_key = "nxf_brand:nxfs_brand_secret"
+    brand_ids = simulator.sim.add_nixflex_account(brand_key, campaigns=4, seed=99)
+    brand_sf = simulator.sim.add_smsfactor_account("sf_brand_token", campaigns=3, seed=98)
+    monkeypatch.setenv("NIXFLEX_API_KEY_BRAND", brand_key)
+    monkeypatch.setenv("SMSFACTOR_API_TOKEN_BRAND", "sf_brand_token")
+    monkeypatch.setenv("NIXFLEX_API_KEY_BROKEN", "nxf_nope:nxfs_refused")
+
+    result = run_full_sync()
+
+    accounts = {
+        (r["provider"], r["campaign_id"]): r["account"]
+        for r in rows(engine, "select provider, campaign_id, account from sms.dim_campaign")
+    }
+    assert {accounts[("nixflex", c)] for c in brand_ids} == {"brand"}
+    assert {accounts[("smsfactor", c)] for c in brand_sf} == {"brand"}
+    default_ids = simulator.sim.nixflex_campaign_ids()
+    assert {accounts[("nixflex", c)] for c in default_ids} == {"default"}
+    answered = checks_by_name(result)["nixflex_api_answered"]
+    assert not answered.passed and answered.severity.value == "ERROR"
+    assert "nixflex[broken]" in (answered.description or "")
+    assert "nxfs_refused" not in str(answered.metadata)
+    # The other accounts' checks and facts are whole.
+    assert checks_by_name(result)["nixflex_counts_match_recipients"].passed
+    assert scalar(engine, "select count(*) from sms.account_poll_state") == 5
