@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo dev dev-demo sync test lint format psql simulator clean lock
+.PHONY: install demo dev dev-demo sync test lint format psql simulator clean lock bench-polling
 
 install: $(STAMP)
 
@@ -45,6 +45,9 @@ psql: $(STAMP) ## a psql session on the warehouse (embedded or WAREHOUSE_URL)
 test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## lint, then every test
 	@$(VENV)/bin/ruff check .
 	@$(PY) -m pytest
+
+bench-polling: $(STAMP) ## polling cost vs a naive full refresh, and a rate-limited backfill (~20 min)
+	@$(PY) -m bench.polling
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .

@@ -19,10 +19,10 @@ BUCKET = {
 }
 
 
-def run_full_sync() -> dg.ExecuteInProcessResult:
+def run_full_sync(job_name: str = "full_sync") -> dg.ExecuteInProcessResult:
     """Build the definitions from the current environment and run ``full_sync`` once."""
     defs = build_definitions()
-    job = defs.resolve_job_def("full_sync")
+    job = defs.resolve_job_def(job_name)
     with dg.DagsterInstance.ephemeral() as instance:
         return job.execute_in_process(instance=instance, raise_on_error=False)
 

@@ -94,3 +94,11 @@ def test_a_vendor_that_cannot_be_read_errors_but_one_failed_request_only_warns()
         (check,) = _result(NIXFLEX_RAW, "nixflex_api_answered", [report], None).check_results
         assert not check.passed
         assert check.severity.value == severity  # ERROR makes `make sync` exit non-zero
+
+
+def test_each_vendor_polls_in_its_own_pool() -> None:
+    from pipelines.defs.raw_assets import NIXFLEX_RAW, SMSFACTOR_RAW
+
+    defs = build_definitions()
+    pools = {key: defs.resolve_assets_def(key).op.pool for key in (NIXFLEX_RAW, SMSFACTOR_RAW)}
+    assert pools == {NIXFLEX_RAW: "nixflex_api", SMSFACTOR_RAW: "smsfactor_api"}

@@ -359,3 +359,21 @@ def test_two_accounts_load_side_by_side_and_a_refused_one_stops_nothing(
     # The other accounts' checks and facts are whole.
     assert checks_by_name(result)["nixflex_counts_match_recipients"].passed
     assert scalar(engine, "select count(*) from sms.account_poll_state") == 5
+
+
+def test_force_refresh_job_refetches_settled_campaigns(
+    engine: Engine,
+    simulator,  # type: ignore[no-untyped-def]
+) -> None:
+    assert run_full_sync().success
+    simulator.clock.advance(timedelta(days=5))
+    assert run_full_sync().success  # the last in-flight campaigns are read once more, final
+    before = simulator.sim.calls[("nixflex", "get")]
+    assert run_full_sync().success
+    assert simulator.sim.calls[("nixflex", "get")] - before <= 1  # at most the draft's re-check
+
+    before = simulator.sim.calls[("nixflex", "get")]
+    assert run_full_sync("force_refresh").success
+    assert simulator.sim.calls[("nixflex", "get")] - before == len(
+        simulator.sim.nixflex_campaign_ids()
+    )
