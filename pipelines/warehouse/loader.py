@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError, IntegrityError
 
@@ -46,6 +47,7 @@ class LoadStats:
 
     responses_loaded: int = 0
     responses_quarantined: int = 0
+    responses_unchanged: int = 0  # same bytes as the last loaded answer: not re-flattened
     items_quarantined: int = 0
     campaigns: int = 0
     recipients_seen: int = 0
@@ -64,9 +66,9 @@ class _Landed:
     endpoint: str
     http_status: int
     fetched_at: datetime
-    payload: Any
-    body: bytes | None
     account: str
+    campaign_id: str | None
+    content_hash: str
 
 
 def load_pending(
@@ -108,30 +110,64 @@ def load_pending(
 
 
 def _lock_pending(conn: Connection, response_id: int) -> _Landed | None:
+    """Lock one pending answer (its metadata only: the body is read once it is needed)."""
     row = conn.execute(
         text(
-            "select response_id, provider, endpoint, http_status, fetched_at, payload, body, "
-            "account from raw.vendor_response where response_id = :id and load_status = 'pending' "
-            "for update skip locked"
+            "select response_id, provider, endpoint, http_status, fetched_at, account, "
+            "campaign_id, content_hash from raw.vendor_response "
+            "where response_id = :id and load_status = 'pending' for update skip locked"
         ),
         {"id": response_id},
     ).one_or_none()
-    if row is None:
+    return None if row is None else _Landed(**row._mapping)
+
+
+def _unchanged_since(conn: Connection, landed: _Landed) -> int | None:
+    """The earlier loaded answer with exactly the same bytes as this campaign detail, if any."""
+    if landed.endpoint != "campaign.get" or not 200 <= landed.http_status < 300:
         return None
-    body = bytes(row.body) if row.body is not None else None
-    return _Landed(
-        row.response_id,
-        row.provider,
-        row.endpoint,
-        row.http_status,
-        row.fetched_at,
-        row.payload,
-        body,
-        row.account,
+    previous = conn.execute(
+        text(sqlfiles.read("load/previous_loaded_hash.sql")),
+        {
+            "provider": landed.provider,
+            "campaign_id": landed.campaign_id,
+            "endpoint": landed.endpoint,
+            "fetched_at": landed.fetched_at,
+            "response_id": landed.response_id,
+        },
+    ).one_or_none()
+    if previous is None or previous.content_hash != landed.content_hash:
+        return None
+    return int(previous.response_id)
+
+
+def _mark_loaded(conn: Connection, landed: _Landed, note: str | None) -> None:
+    conn.execute(
+        text(
+            "update raw.vendor_response set load_status = 'loaded', loaded_at = now(), "
+            "load_note = :note where response_id = :id"
+        ),
+        {"id": landed.response_id, "note": note},
     )
 
 
 def _load_one(conn: Connection, landed: _Landed, stats: LoadStats) -> None:
+    same_as = _unchanged_since(conn, landed)
+    if same_as is not None:
+        # Same bytes as an answer already loaded: the facts cannot differ. Record the poll,
+        # skip the parse and the merge.
+        conn.execute(
+            text(sqlfiles.read("load/touch_dim_campaign.sql")),
+            {
+                "provider": landed.provider,
+                "campaign_id": landed.campaign_id,
+                "observed_at": landed.fetched_at,
+            },
+        )
+        _mark_loaded(conn, landed, f"unchanged: same bytes as answer {same_as}, not re-read")
+        stats.responses_loaded += 1
+        stats.responses_unchanged += 1
+        return
     savepoint = conn.begin_nested()
     try:
         rejected = _dispatch(conn, landed, stats)
@@ -140,41 +176,40 @@ def _load_one(conn: Connection, landed: _Landed, stats: LoadStats) -> None:
         _quarantine_response(conn, landed, exc.kind, exc.reason)
         stats.responses_quarantined += 1
         return
-    except (DataError, IntegrityError) as exc:
+    except (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError) as exc:
         # The warehouse refused a value (e.g. a NUL character): keep the answer, say why.
+        # COPY runs on the driver's own cursor, so its errors come unwrapped by SQLAlchemy.
         savepoint.rollback()
-        reason = f"the warehouse refused this answer: {str(exc.orig).splitlines()[0]}"
+        cause = getattr(exc, "orig", None) or exc
+        reason = f"the warehouse refused this answer: {str(cause).splitlines()[0]}"
         _quarantine_response(conn, landed, "rejected_by_warehouse", reason)
         stats.responses_quarantined += 1
         return
     savepoint.commit()
     _quarantine_items(conn, landed, rejected)
     stats.items_quarantined += len(rejected)
-    note = f"{len(rejected)} item(s) quarantined" if rejected else None
-    conn.execute(
-        text(
-            "update raw.vendor_response set load_status = 'loaded', loaded_at = now(), "
-            "load_note = :note where response_id = :id"
-        ),
-        {"id": landed.response_id, "note": note},
-    )
+    _mark_loaded(conn, landed, f"{len(rejected)} item(s) quarantined" if rejected else None)
     stats.responses_loaded += 1
 
 
-def _document(landed: _Landed) -> Any:
-    if landed.payload is not None:
-        return landed.payload
-    assert landed.body is not None
+def _document(conn: Connection, landed: _Landed) -> Any:
+    row = conn.execute(
+        text("select payload, body from raw.vendor_response where response_id = :id"),
+        {"id": landed.response_id},
+    ).one()
+    if row.payload is not None:
+        return row.payload
+    body = bytes(row.body)
     if landed.provider == "smsfactor":
-        return smsfactor_parse.decode(landed.body)
+        return smsfactor_parse.decode(body)
     try:
-        return json.loads(landed.body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise Unreadable(UNREADABLE_BODY, f"body is not valid JSON: {exc}") from exc
 
 
 def _dispatch(conn: Connection, landed: _Landed, stats: LoadStats) -> list[Rejected]:
-    doc = _document(landed)
+    doc = _document(conn, landed)
     if landed.provider == "nixflex":
         if not 200 <= landed.http_status < 300:
             err = doc.get("error") if isinstance(doc, dict) else None
@@ -225,13 +260,21 @@ def _write_nixflex(conn: Connection, c: NixflexCampaign, landed: _Landed, stats:
     stats.campaigns += 1
     changed = 0
     if c.recipients:
-        conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
-        _copy_recipients(conn, c, observed_at)
-        changes = conn.execute(text(sqlfiles.read("load/insert_recipient_status_change.sql")))
-        conn.execute(text(sqlfiles.read("load/merge_recipient_delivery.sql")))
+        # One loader at a time per campaign, so "never seen" stays true until we commit.
+        conn.execute(
+            text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"nixflex:{c.campaign_id}"},
+        )
+        if _first_sight(conn, c.campaign_id):
+            changed = _copy_first_sight(conn, c, observed_at)
+        else:
+            conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
+            _copy_recipients(conn, c, observed_at)
+            changes = conn.execute(text(sqlfiles.read("load/insert_recipient_status_change.sql")))
+            conn.execute(text(sqlfiles.read("load/merge_recipient_delivery.sql")))
+            changed = changes.rowcount
         stats.recipients_seen += len(c.recipients)
-        stats.recipient_changes += changes.rowcount
-        changed = changes.rowcount
+        stats.recipient_changes += changed
     final = nixflex_is_final(c.status, (r.status for r in c.recipients))
     last_sent = max(sent_times) if sent_times else (c.scheduled_at or c.created_at)
     _settle(conn, "nixflex", c.campaign_id, c.created_at, landed, final, last_sent, changed, stats)
@@ -268,28 +311,64 @@ def _settle(
     )
 
 
+_RECIPIENT_COLUMNS = (
+    "campaign_id, phone, status, delivery_bucket, twilio_sid, error_message, "
+    "rendered_message, variables, sent_at"
+)
+
+
+def _recipient_rows(c: NixflexCampaign) -> Iterator[tuple[object, ...]]:
+    for r in c.recipients:
+        yield (
+            c.campaign_id,
+            r.phone,
+            r.status,
+            delivery_bucket(r.status),
+            r.twilio_sid,
+            r.error_message,
+            r.rendered_message,
+            json.dumps(r.variables) if r.variables is not None else None,
+            r.sent_at,
+        )
+
+
 def _copy_recipients(conn: Connection, c: NixflexCampaign, observed_at: datetime) -> None:
+    """COPY the answer's recipients into the staging table, for the merge."""
     dbapi = conn.connection.driver_connection
-    columns = (
-        "campaign_id, phone, status, delivery_bucket, twilio_sid, error_message, "
-        "rendered_message, variables, sent_at, observed_at"
+    sql = f"copy stage_recipient ({_RECIPIENT_COLUMNS}, observed_at) from stdin"
+    with dbapi.cursor() as cur, cur.copy(sql) as copy:
+        for row in _recipient_rows(c):
+            copy.write_row((*row, observed_at))
+
+
+def _first_sight(conn: Connection, campaign_id: str) -> bool:
+    held = conn.execute(
+        text("select 1 from sms.fact_recipient_delivery where campaign_id = :c limit 1"),
+        {"c": campaign_id},
+    ).first()
+    return held is None
+
+
+def _copy_first_sight(conn: Connection, c: NixflexCampaign, observed_at: datetime) -> int:
+    """A campaign the warehouse has never held needs no merge: COPY its recipients straight
+    into both facts (every recipient is a first observation, ``from_status`` NULL)."""
+    dbapi = conn.connection.driver_connection
+    facts = (
+        f"copy sms.fact_recipient_delivery ({_RECIPIENT_COLUMNS}, first_seen_at, "
+        "status_changed_at) from stdin"
     )
-    with dbapi.cursor() as cur, cur.copy(f"copy stage_recipient ({columns}) from stdin") as copy:
-        for r in c.recipients:
-            copy.write_row(
-                (
-                    c.campaign_id,
-                    r.phone,
-                    r.status,
-                    delivery_bucket(r.status),
-                    r.twilio_sid,
-                    r.error_message,
-                    r.rendered_message,
-                    json.dumps(r.variables) if r.variables is not None else None,
-                    r.sent_at,
-                    observed_at,
-                )
-            )
+    changes = (
+        "copy sms.fact_recipient_status_change (campaign_id, phone, to_status, observed_at) "
+        "from stdin"
+    )
+    with dbapi.cursor() as cur:
+        with cur.copy(facts) as copy:
+            for row in _recipient_rows(c):
+                copy.write_row((*row, observed_at, observed_at))
+        with cur.copy(changes) as copy:
+            for r in c.recipients:
+                copy.write_row((c.campaign_id, r.phone, r.status, observed_at))
+    return len(c.recipients)
 
 
 def _write_smsfactor(

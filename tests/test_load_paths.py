@@ -1,0 +1,137 @@
+"""The load path's edges against a real Postgres: a recipient new, unchanged, changed or gone
+from a later answer; an answer identical to the last one; a campaign seen for the first time
+(loaded by COPY straight into the facts) against the merge path; a batch failing midway."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine
+
+from pipelines.warehouse import loader
+from pipelines.warehouse.landing import land_now
+from pipelines.warehouse.loader import load_pending
+from tests.sync_helpers import rows, scalar
+from tests.test_loader import T, nixflex_detail, recipient
+
+FACTS = (
+    "select campaign_id, phone, status, delivery_bucket, twilio_sid, error_message, "
+    "rendered_message, variables, sent_at, first_seen_at, status_changed_at "
+    "from sms.fact_recipient_delivery order by campaign_id, phone"
+)
+CHANGES = (
+    "select campaign_id, phone, from_status, to_status, observed_at "
+    "from sms.fact_recipient_status_change order by campaign_id, phone, observed_at"
+)
+
+
+def test_new_unchanged_changed_and_disappeared_recipients(engine: Engine) -> None:
+    first = [recipient("+441", "queued"), recipient("+442", "sent"), recipient("+443", "queued")]
+    later = [
+        recipient("+441", "delivered"),
+        recipient("+442", "sent"),
+        recipient("+444", "pending"),
+    ]
+    land_now(engine, nixflex_detail("smsc_a", first, T))
+    load_pending(engine)
+    land_now(engine, nixflex_detail("smsc_a", later, T + timedelta(hours=1)))
+    load_pending(engine)
+
+    facts = {r["phone"]: r for r in rows(engine, FACTS)}
+    assert facts["+441"]["status"] == "delivered"  # changed
+    assert facts["+441"]["status_changed_at"] == T + timedelta(hours=1)
+    assert facts["+442"]["status_changed_at"] == T  # unchanged: untouched
+    # Gone from the later answer: kept as last seen (the vendor dropped it from the list;
+    # it was still sent) and no change is invented for it.
+    assert facts["+443"]["status"] == "queued"
+    assert facts["+444"]["first_seen_at"] == T + timedelta(hours=1)  # new
+    later_changes = [
+        (r["phone"], r["from_status"], r["to_status"])
+        for r in rows(engine, CHANGES)
+        if r["observed_at"] > T
+    ]
+    assert later_changes == [("+441", "queued", "delivered"), ("+444", None, "pending")]
+
+
+def test_an_identical_answer_is_recorded_as_a_poll_but_not_reflattened(engine: Engine) -> None:
+    people = [recipient("+441", "delivered"), recipient("+442", "failed")]
+    land_now(engine, nixflex_detail("smsc_a", people, T))
+    load_pending(engine)
+    facts_before, changes_before = rows(engine, FACTS), rows(engine, CHANGES)
+
+    land_now(engine, nixflex_detail("smsc_a", people, T + timedelta(minutes=15)))
+    stats = load_pending(engine)
+
+    assert stats.responses_unchanged == 1 and stats.recipients_seen == 0
+    assert scalar(engine, "select last_polled_at from sms.dim_campaign") == T + timedelta(
+        minutes=15
+    )
+    assert rows(engine, FACTS) == facts_before and rows(engine, CHANGES) == changes_before
+    notes = rows(engine, "select load_status, load_note from raw.vendor_response order by 1, 2")
+    assert [n["load_status"] for n in notes] == ["loaded", "loaded"]
+    assert any("unchanged" in (n["load_note"] or "") for n in notes)
+
+
+def _load_twice(engine: Engine, merge_only: bool, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    if merge_only:
+        monkeypatch.setattr(loader, "_first_sight", lambda conn, campaign_id: False)
+    people = [recipient(f"+44{n:03d}", s) for n, s in enumerate(["pending", "sent", "failed"] * 40)]
+    odd = {**recipient("+449", "sending"), "error_message": "tab\there", "variables": None}
+    land_now(engine, nixflex_detail("smsc_a", [*people, odd], T))
+    moved = [{**p, "status": "delivered"} if p["status"] == "sent" else p for p in people]
+    land_now(engine, nixflex_detail("smsc_a", moved, T + timedelta(hours=2)))
+    load_pending(engine)
+    return (
+        rows(engine, FACTS),
+        rows(engine, CHANGES),
+        rows(engine, "select * from sms.dim_campaign"),
+    )
+
+
+def test_first_sight_by_copy_gives_what_the_merge_path_gives(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = _load_twice(engine, merge_only=False, monkeypatch=monkeypatch)
+    with engine.begin() as conn:
+        from sqlalchemy import text
+
+        conn.execute(
+            text(
+                "truncate raw.vendor_response, raw.quarantine, sms.dim_campaign, "
+                "sms.fact_recipient_delivery, sms.fact_recipient_status_change, "
+                "sms.campaign_poll_state restart identity cascade"
+            )
+        )
+    merged = _load_twice(engine, merge_only=True, monkeypatch=monkeypatch)
+    assert fast == merged
+    assert len(fast[0]) == 121 and len(fast[1]) == 121 + 40
+
+
+def test_a_batch_failing_midway_leaves_the_facts_as_they_were(engine: Engine) -> None:
+    land_now(engine, nixflex_detail("smsc_a", [recipient("+441", "queued")], T))
+    load_pending(engine)
+    facts, changes = rows(engine, FACTS), rows(engine, CHANGES)
+    dim = rows(engine, "select * from sms.dim_campaign")
+
+    # The later answer moves +441 and adds 300 recipients, one of which Postgres refuses
+    # (a NUL character in text) near the end of the COPY.
+    later = [recipient("+441", "delivered")] + [
+        recipient(f"+45{n:04d}", "sent") for n in range(300)
+    ]
+    later[290]["rendered_message"] = "bad \x00 byte"
+    land_now(engine, nixflex_detail("smsc_a", later, T + timedelta(hours=1)))
+    # ... and a new campaign (first-sight COPY path) fails the same way.
+    fresh = [recipient(f"+46{n:04d}", "sent") for n in range(300)]
+    fresh[150]["rendered_message"] = "bad \x00 byte"
+    land_now(engine, nixflex_detail("smsc_b", fresh, T + timedelta(hours=1)))
+    stats = load_pending(engine)
+
+    assert stats.responses_quarantined == 2
+    assert rows(engine, FACTS) == facts and rows(engine, CHANGES) == changes
+    assert rows(engine, "select * from sms.dim_campaign") == dim
+    kinds = rows(engine, "select campaign_id, kind from raw.quarantine order by campaign_id")
+    assert [(k["campaign_id"], k["kind"]) for k in kinds] == [
+        ("smsc_a", "rejected_by_warehouse"),
+        ("smsc_b", "rejected_by_warehouse"),
+    ]
