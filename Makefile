@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo dev dev-demo sync test lint format psql simulator clean lock bench-polling
+.PHONY: install demo dev dev-demo sync test lint format psql simulator clean lock bench-polling bench-load
 
 install: $(STAMP)
 
@@ -48,6 +48,14 @@ test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## lint, then every test
 
 bench-polling: $(STAMP) ## polling cost vs a naive full refresh, and a rate-limited backfill (~20 min)
 	@$(PY) -m bench.polling
+
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) requirements-bench.lock
+	@$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -r requirements-bench.lock
+	@touch $@
+
+bench-load: $(BENCH_STAMP) ## load path vs bare COPY, dlt and pandas on the same 1 M rows (ROWS=10000000 for 10 M)
+	@$(PY) -m bench.load $(if $(ROWS),--rows $(ROWS))
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .

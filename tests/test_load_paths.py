@@ -135,3 +135,36 @@ def test_a_batch_failing_midway_leaves_the_facts_as_they_were(engine: Engine) ->
         ("smsc_a", "rejected_by_warehouse"),
         ("smsc_b", "rejected_by_warehouse"),
     ]
+
+
+def test_identical_bytes_are_landed_by_reference_and_still_load_when_state_moved_back(
+    engine: Engine,
+) -> None:
+    a = [recipient("+441", "sent")]
+    b = [recipient("+441", "delivered")]
+    for hours, people in ((0, a), (1, a), (2, b), (3, a)):
+        land_now(engine, nixflex_detail("smsc_a", people, T + timedelta(hours=hours)))
+    landed = rows(
+        engine,
+        "select response_id, duplicate_of, payload is null and body is null as by_reference "
+        "from raw.vendor_response order by response_id",
+    )
+    first = landed[0]["response_id"]
+    # The second and the fourth answers have the first one's bytes: kept by reference.
+    assert [(r["duplicate_of"], r["by_reference"]) for r in landed] == [
+        (None, False),
+        (first, True),
+        (None, False),
+        (first, True),
+    ]
+    stats = load_pending(engine)
+    # The fourth equals the first but not the third (the last loaded): it is read again,
+    # from the first answer's bytes, and the vendor's (odd) step back is recorded.
+    assert stats.responses_unchanged == 1
+    # The newest observation wins, whatever it says, and each step is one change row.
+    assert scalar(engine, "select status from sms.fact_recipient_delivery") == "sent"
+    assert [(r["from_status"], r["to_status"]) for r in rows(engine, CHANGES)] == [
+        (None, "sent"),
+        ("sent", "delivered"),
+        ("delivered", "sent"),
+    ]

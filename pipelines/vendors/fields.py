@@ -22,6 +22,8 @@ _NO_DATE = {"", "0000-00-00 00:00:00", "0000-00-00"}
 def text(item: dict[str, Any], key: str, *, required: bool = False) -> str | None:
     """A string field; numbers are accepted and rendered as text (vendors drift)."""
     value = item.get(key)
+    if type(value) is str and value:  # the usual case first: this runs once per field
+        return value
     if value is None or value == "":
         if required:
             raise ItemProblem(f"{key} is missing")

@@ -194,8 +194,7 @@ def _load_one(conn: Connection, landed: _Landed, stats: LoadStats) -> None:
 
 def _document(conn: Connection, landed: _Landed) -> Any:
     row = conn.execute(
-        text("select payload, body from raw.vendor_response where response_id = :id"),
-        {"id": landed.response_id},
+        text(sqlfiles.read("load/answer_bytes.sql")), {"id": landed.response_id}
     ).one()
     if row.payload is not None:
         return row.payload
@@ -357,17 +356,14 @@ def _copy_first_sight(conn: Connection, c: NixflexCampaign, observed_at: datetim
         f"copy sms.fact_recipient_delivery ({_RECIPIENT_COLUMNS}, first_seen_at, "
         "status_changed_at) from stdin"
     )
-    changes = (
-        "copy sms.fact_recipient_status_change (campaign_id, phone, to_status, observed_at) "
-        "from stdin"
+    with dbapi.cursor() as cur, cur.copy(facts) as copy:
+        for row in _recipient_rows(c):
+            copy.write_row((*row, observed_at, observed_at))
+    # The first observations follow from the rows just copied, in one statement.
+    conn.execute(
+        text(sqlfiles.read("load/insert_first_sight_changes.sql")),
+        {"campaign_id": c.campaign_id},
     )
-    with dbapi.cursor() as cur:
-        with cur.copy(facts) as copy:
-            for row in _recipient_rows(c):
-                copy.write_row((*row, observed_at, observed_at))
-        with cur.copy(changes) as copy:
-            for r in c.recipients:
-                copy.write_row((c.campaign_id, r.phone, r.status, observed_at))
     return len(c.recipients)
 
 

@@ -1,0 +1,5 @@
+-- The bytes of one landed answer, following duplicate_of when it was kept by reference.
+select coalesce(o.payload, a.payload) as payload, coalesce(o.body, a.body) as body
+from raw.vendor_response as a
+left join raw.vendor_response as o on o.response_id = a.duplicate_of
+where a.response_id = :id;
