@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from pipelines.warehouse import loader
 from pipelines.warehouse.landing import land_now
@@ -94,8 +94,6 @@ def test_first_sight_by_copy_gives_what_the_merge_path_gives(
 ) -> None:
     fast = _load_twice(engine, merge_only=False, monkeypatch=monkeypatch)
     with engine.begin() as conn:
-        from sqlalchemy import text
-
         conn.execute(
             text(
                 "truncate raw.vendor_response, raw.quarantine, sms.dim_campaign, "
@@ -168,3 +166,74 @@ def test_identical_bytes_are_landed_by_reference_and_still_load_when_state_moved
         ("sent", "delivered"),
         ("delivered", "sent"),
     ]
+
+
+def _tricky_people(moved: bool) -> list[dict]:
+    people = [
+        {**recipient("+441", "delivered" if moved else "sent"), "variables": {"first_name": "Zoé"}},
+        {**recipient("+442", "sending"), "twilio_sid": "", "error_message": None},
+        {
+            **recipient("+443", "failed"),
+            "rendered_message": 'Tab\\there "quoted" back\\\\slash\nnew line',
+            "error_message": "Unknown handset",
+            "variables": {"a": {"b": [1, 2]}, "n": None},
+            "sent_at": "2026-11-20T13:01:02.123456+02:00",
+        },
+        {**recipient("+444", "queued"), "variables": None, "sent_at": ""},
+        {**recipient("+445", "pending"), "sent_at": None},
+    ]
+    return people
+
+
+def _load_tricky(engine: Engine) -> tuple:
+    land_now(engine, nixflex_detail("smsc_t", _tricky_people(False), T))
+    load_pending(engine)
+    land_now(engine, nixflex_detail("smsc_t", _tricky_people(True), T + timedelta(hours=1)))
+    load_pending(engine)
+    state = (
+        "select is_final, last_sent_at, settles_at, last_changed_at from sms.campaign_poll_state"
+    )
+    dim = "select sent_at, status, reported_total from sms.dim_campaign"
+    return rows(engine, FACTS), rows(engine, CHANGES), rows(engine, dim), rows(engine, state)
+
+
+def test_postgres_flattening_gives_what_the_python_parser_gives(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    used: list[bool] = []
+    original = loader._load_plain_nixflex
+
+    def spy(*args: object) -> bool:
+        used.append(original(*args))  # type: ignore[arg-type]
+        return used[-1]
+
+    monkeypatch.setattr(loader, "_load_plain_nixflex", spy)
+    in_postgres = _load_tricky(engine)
+    assert used == [True, True]  # both answers were flattened by Postgres
+
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "truncate raw.vendor_response, raw.quarantine, sms.dim_campaign, "
+                "sms.fact_recipient_delivery, sms.fact_recipient_status_change, "
+                "sms.campaign_poll_state restart identity cascade"
+            )
+        )
+    monkeypatch.setattr(loader, "_load_plain_nixflex", lambda *args: False)
+    in_python = _load_tricky(engine)
+    assert in_postgres == in_python
+    facts = {r["phone"]: r for r in in_python[0]}
+    assert facts["+443"]["rendered_message"] == 'Tab\\there "quoted" back\\\\slash\nnew line'
+    assert facts["+442"]["delivery_bucket"] == "unknown" and facts["+442"]["twilio_sid"] is None
+
+
+def test_an_answer_postgres_cannot_flatten_goes_to_the_parser_and_loses_one_item(
+    engine: Engine,
+) -> None:
+    people = [recipient(f"+44{n}", "delivered") for n in range(5)]
+    people[2]["sent_at"] = "2026-02-30T10:00:00Z"  # well formed, but no such day
+    land_now(engine, nixflex_detail("smsc_a", people, T))
+    stats = load_pending(engine)
+    assert stats.responses_loaded == 1 and stats.items_quarantined == 1
+    assert scalar(engine, "select count(*) from sms.fact_recipient_delivery") == 4
+    assert scalar(engine, "select kind from raw.quarantine") == "invalid_item"

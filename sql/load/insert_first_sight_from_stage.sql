@@ -1,0 +1,9 @@
+-- A campaign seen for the first time: its staged recipients go straight into the facts.
+insert into sms.fact_recipient_delivery (
+    provider, campaign_id, phone, status, delivery_bucket, twilio_sid, error_message,
+    rendered_message, variables, sent_at, first_seen_at, status_changed_at
+)
+select
+    'nixflex', campaign_id, phone, status, delivery_bucket, twilio_sid, error_message,
+    rendered_message, variables, sent_at, observed_at, observed_at
+from stage_recipient;
