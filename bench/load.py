@@ -24,8 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -159,10 +160,20 @@ def _landed(campaign_id: str, body: bytes, at: datetime) -> RawResponse:
 def run_project(engine: Engine, directory: Path) -> dict[str, object]:
     def sync(at: datetime) -> float:
         started = time.monotonic()
-        # Landed by a pool of threads, as the poller's fetch threads land them.
+        # Landed by a pool of threads, as the poller's fetch threads land them (a few
+        # answers in flight at a time, never all of them in memory).
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(lambda item: land_now(engine, _landed(*item, at)), answers(directory)))
+            in_flight: deque[Future[int]] = deque()
+            for campaign_id, body in answers(directory):
+                in_flight.append(pool.submit(land_now, engine, _landed(campaign_id, body, at)))
+                if len(in_flight) >= 8:
+                    in_flight.popleft().result()
+            for future in in_flight:
+                future.result()
+        landed = time.monotonic()
         load_pending(engine)
+        loaded = time.monotonic() - landed
+        _log(f"project: landed in {landed - started:.1f}s, loaded in {loaded:.1f}s")
         return time.monotonic() - started
 
     first = sync(datetime.now(UTC))

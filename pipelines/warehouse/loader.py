@@ -3,9 +3,16 @@
 Answers are read back from ``raw.vendor_response`` (never from memory), oldest first, one
 transaction each: the facts an answer produces and its new ``load_status`` commit together,
 so a crash leaves the answer pending and the facts as they were. ``FOR UPDATE SKIP LOCKED``
-lets two loaders run at once without loading an answer twice. Because the loader reads only
-raw, marking answers pending again and re-running it rebuilds the facts without calling any
-vendor (there is no replay job yet).
+lets two loaders run at once without loading an answer twice; one lane per Nixflex
+campaign keeps each campaign's answers in order while campaigns load side by side.
+
+A Nixflex campaign answer takes one of three roads: the same bytes as the answer before it
+→ recorded as a poll, not read; plain recipients (the usual case) → flattened by Postgres
+from the landed ``jsonb`` into a staging table; anything else → the Python parser, which
+can quarantine a single bad recipient. From staging, a campaign the warehouse has never
+held goes straight into the facts, any other is merged (only real changes are written).
+Because the loader reads only raw, marking answers pending again and re-running it
+rebuilds the facts without calling any vendor (there is no replay job yet).
 """
 
 from __future__ import annotations
@@ -272,12 +279,12 @@ def _dispatch(conn: Connection, landed: _Landed, stats: LoadStats) -> list[Rejec
 def _load_plain_nixflex(conn: Connection, landed: _Landed, stats: LoadStats) -> bool:
     """Flatten a plain campaign answer in Postgres (no per-recipient Python); False when
     the answer is not plain, or Postgres refuses a value, so the Python parser takes it."""
-    check = conn.execute(
-        text(sqlfiles.read("load/nixflex_answer_is_plain.sql")), {"id": landed.response_id}
+    answer = conn.execute(
+        text(sqlfiles.read("load/answer_header.sql")), {"id": landed.response_id}
     ).one()
-    if check.header is None or not check.has_list or not check.plain:
+    if answer.header is None or not answer.has_list:
         return False
-    campaign = nixflex_parse.parse_campaign({**check.header, "recipients": []})
+    campaign = nixflex_parse.parse_campaign({**answer.header, "recipients": []})
     savepoint = conn.begin_nested()
     try:
         _lock_campaign(conn, campaign.campaign_id)
@@ -291,11 +298,14 @@ def _load_plain_nixflex(conn: Connection, landed: _Landed, stats: LoadStats) -> 
                 "buckets": json.dumps(NIXFLEX_STATUS_BUCKET),
             },
         )
+        staged = conn.execute(text(sqlfiles.read("load/staged_summary.sql"))).one()
     except DataError:  # e.g. a timestamp shaped right but impossible (February 30th)
         savepoint.rollback()
         return False
+    if not staged.plain:
+        savepoint.rollback()
+        return False
     savepoint.commit()
-    staged = conn.execute(text(sqlfiles.read("load/staged_summary.sql"))).one()
     _upsert_nixflex_dim(conn, campaign, landed, staged.first_sent)
     stats.campaigns += 1
     changed = 0

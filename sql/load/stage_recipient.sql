@@ -1,5 +1,6 @@
 -- stage_recipient — grain: one row per recipient of the Nixflex answer being loaded.
--- A session-local scratch table, emptied at each commit; filled with COPY.
+-- A session-local scratch table, emptied at each commit; filled with COPY (from the Python
+-- parser) or from the landed jsonb (plain answers; `plain` says whether each row was).
 create temp table if not exists stage_recipient (
     campaign_id      text not null,
     phone            text not null,
@@ -10,5 +11,6 @@ create temp table if not exists stage_recipient (
     rendered_message text,
     variables        jsonb,
     sent_at          timestamptz,
-    observed_at      timestamptz not null
+    observed_at      timestamptz not null,
+    plain            boolean not null default true
 ) on commit delete rows;
