@@ -208,6 +208,16 @@ class _Poll:
         return self.report
 
 
+def _enough(
+    listed: list[tuple[str, datetime | None]],
+    page_size: int,
+    known: dict[str, Known],
+    limit: datetime | None,
+) -> bool:
+    """Whether discovery may stop after this full page (a short page ends paging anyway)."""
+    return len(listed) >= page_size and can_stop(listed[-1], known, limit)
+
+
 def _drain(poll: _Poll, futures: list[Future[None]], what: str) -> None:
     """Wait for the submitted fetches, logging progress; a refused key cancels the rest."""
     total = len(futures)
@@ -277,13 +287,8 @@ def fetch_nixflex(
                         report.skipped_settled += 1
                     else:
                         report.skipped_unchanged += 1
-                oldest = page.summaries[-1] if page.summaries else None
-                if (
-                    not read_all
-                    and len(page.summaries) >= policy.nixflex_page_size  # not the last page
-                    and oldest is not None
-                    and can_stop((oldest.campaign_id, oldest.created_at), known, limit)
-                ):
+                listed = [(x.campaign_id, x.created_at) for x in page.summaries]
+                if not read_all and _enough(listed, policy.nixflex_page_size, known, limit):
                     report.stopped_early, reached_end = True, False
                     pages.close()
                     break
@@ -332,13 +337,8 @@ def fetch_smsfactor(
             report.fetch_reasons["history"] += len(campaigns)
             seen.update(c.campaign_id for c in campaigns)
             progress(f"{report.label}: {report.campaigns_listed} campaigns read from the history")
-            oldest = page.campaigns[-1] if page.campaigns else None
-            if (
-                not read_all
-                and len(page.campaigns) >= policy.smsfactor_page_size  # not the last page
-                and oldest is not None
-                and can_stop((oldest.campaign_id, oldest.created_at), known, limit)
-            ):
+            listed = [(x.campaign_id, x.created_at) for x in page.campaigns]
+            if not read_all and _enough(listed, policy.smsfactor_page_size, known, limit):
                 report.stopped_early, reached_end = True, False
                 pages.close()
                 break

@@ -9,7 +9,6 @@ its own ``unknown`` bucket: it still counts in the total and a check reports it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Final
 
 DELIVERED: Final = "delivered"
@@ -34,15 +33,9 @@ def delivery_bucket(status: str) -> str:
 
 
 # When a campaign stops moving (vendor docs): a Nixflex campaign is final once its status is
-# `done` or `failed` and no recipient is still pending/queued (or in an undocumented state);
-# an SMSFactor campaign once it is `Sent` or `Denied`. Receipts keep arriving for ~72 h after
-# the last message left, so "final" is not yet "settled": the poller adds that window.
+# `done` or `failed` and no recipient is still pending/queued (or in an undocumented state:
+# the loader checks the buckets, sql/load/staged_summary.sql); an SMSFactor campaign once it
+# is `Sent` or `Denied`. Receipts keep arriving for ~72 h after the last message left, so
+# "final" is not yet "settled": the poller adds that window.
 NIXFLEX_FINAL_STATUSES: Final = frozenset({"done", "failed"})
 SMSFACTOR_FINAL_STATUSES: Final = frozenset({"Sent", "Denied"})
-
-
-def nixflex_is_final(status: str | None, recipient_statuses: Iterable[str]) -> bool:
-    """Whether a Nixflex campaign can only still move by late receipts."""
-    if status not in NIXFLEX_FINAL_STATUSES:
-        return False
-    return all(delivery_bucket(s) in (DELIVERED, FAILED) for s in recipient_statuses)

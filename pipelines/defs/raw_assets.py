@@ -6,7 +6,7 @@ other vendor or the load of what was fetched.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 
 import dagster as dg
@@ -19,11 +19,14 @@ from pipelines.defs.resources import (
     WarehouseResource,
 )
 from pipelines.fetch import FetchReport, fetch_nixflex, fetch_smsfactor
+from pipelines.vendors.nixflex_client import NixflexClient
+from pipelines.vendors.smsfactor_client import SmsFactorClient
 
 NIXFLEX_RAW = dg.AssetKey(["raw", "nixflex_responses"])
 SMSFACTOR_RAW = dg.AssetKey(["raw", "smsfactor_responses"])
 # One Dagster concurrency pool per vendor (limit 1 in .dagster/dagster.yaml and deploy/):
 # two runs at once poll a vendor one after the other, sharing its rate-limit budget.
+Client = NixflexClient | SmsFactorClient
 NIXFLEX_POOL, SMSFACTOR_POOL = "nixflex_api", "smsfactor_api"
 FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(minutes=45), warn_window=timedelta(minutes=20)
@@ -98,6 +101,33 @@ def _result(
     )
 
 
+def _poll_accounts(
+    context: AssetExecutionContext,
+    config: PollConfig,
+    polling: PollingResource,
+    warehouse: WarehouseResource,
+    clients: Sequence[Client],
+    fetch: Callable[..., FetchReport],
+) -> list[FetchReport]:
+    """Poll each account in turn; one account failing does not stop the others."""
+    policy = polling.policy(
+        refresh_all=config.refresh_all, refresh_campaign_ids=config.refresh_campaign_ids
+    )
+    reports = []
+    for client in clients:
+        report = fetch(
+            client,
+            warehouse.engine(),
+            policy=policy,
+            run_id=context.run_id,
+            progress=context.log.info,
+        )
+        if report.fatal:
+            context.log.error(f"{report.label} could not be read: {report.fatal}")
+        reports.append(report)
+    return reports
+
+
 @dg.asset(
     key=NIXFLEX_RAW,
     group_name="nixflex",
@@ -128,22 +158,8 @@ def nixflex_responses(
         context.log.warning(message)
         yield _result(NIXFLEX_RAW, "nixflex_api_answered", [], message)
         return
-    policy = polling.policy(
-        refresh_all=config.refresh_all, refresh_campaign_ids=config.refresh_campaign_ids
-    )
-    reports = []
     with nixflex.clients() as clients:
-        for client in clients:  # one account failing does not stop the others
-            report = fetch_nixflex(
-                client,
-                warehouse.engine(),
-                policy=policy,
-                run_id=context.run_id,
-                progress=context.log.info,
-            )
-            if report.fatal:
-                context.log.error(f"{report.label} could not be read: {report.fatal}")
-            reports.append(report)
+        reports = _poll_accounts(context, config, polling, warehouse, clients, fetch_nixflex)
     yield _result(NIXFLEX_RAW, "nixflex_api_answered", reports, None)
 
 
@@ -177,20 +193,6 @@ def smsfactor_responses(
         context.log.warning(message)
         yield _result(SMSFACTOR_RAW, "smsfactor_api_answered", [], message)
         return
-    policy = polling.policy(
-        refresh_all=config.refresh_all, refresh_campaign_ids=config.refresh_campaign_ids
-    )
-    reports = []
     with smsfactor.clients() as clients:
-        for client in clients:  # one account failing does not stop the others
-            report = fetch_smsfactor(
-                client,
-                warehouse.engine(),
-                policy=policy,
-                run_id=context.run_id,
-                progress=context.log.info,
-            )
-            if report.fatal:
-                context.log.error(f"{report.label} could not be read: {report.fatal}")
-            reports.append(report)
+        reports = _poll_accounts(context, config, polling, warehouse, clients, fetch_smsfactor)
     yield _result(SMSFACTOR_RAW, "smsfactor_api_answered", reports, None)

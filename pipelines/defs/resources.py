@@ -84,6 +84,15 @@ class PollingResource(dg.ConfigurableResource):
         )
 
 
+def _credentials(
+    default: str | None, base_url: str, accounts: list[VendorAccount]
+) -> list[tuple[str, str, str]]:
+    """(account, secret, base URL) of every configured account, ``default`` first."""
+    found = [(DEFAULT_ACCOUNT, default, base_url)] if default else []
+    found += [(a.name, a.secret, a.base_url or base_url) for a in accounts if a.secret]
+    return found
+
+
 class NixflexResource(dg.ConfigurableResource):
     """Nixflex API access: ``NIXFLEX_API_KEY`` (``KEY_ID:KEY_SECRET``, account ``default``),
     ``NIXFLEX_BASE_URL``, and one more account per ``NIXFLEX_API_KEY_<ACCOUNT>``."""
@@ -96,16 +105,12 @@ class NixflexResource(dg.ConfigurableResource):
     def configured(self) -> bool:
         return bool(self.api_key) or bool(self.accounts)
 
-    def account_names(self) -> list[str]:
-        return ([DEFAULT_ACCOUNT] if self.api_key else []) + [a.name for a in self.accounts]
-
     @contextmanager
     def clients(self) -> Iterator[list[nixflex_client.NixflexClient]]:
         """One client per configured account, each paced by its key's rate limiter."""
         if not self.configured:
             raise RuntimeError("NIXFLEX_API_KEY is not set: Nixflex is not polled")
-        keys = [(DEFAULT_ACCOUNT, self.api_key, self.base_url)] if self.api_key else []
-        keys += [(a.name, a.secret, a.base_url or self.base_url) for a in self.accounts]
+        keys = _credentials(self.api_key, self.base_url, self.accounts)
         with _http_client() as http:
             yield [
                 nixflex_client.NixflexClient(
@@ -116,7 +121,6 @@ class NixflexResource(dg.ConfigurableResource):
                     limiter=limiter_for("nixflex", secret, nixflex_client.RATE_LIMIT_PER_MINUTE),
                 )
                 for name, secret, base_url in keys
-                if secret
             ]
 
 
@@ -132,17 +136,13 @@ class SmsFactorResource(dg.ConfigurableResource):
     def configured(self) -> bool:
         return bool(self.api_token) or bool(self.accounts)
 
-    def account_names(self) -> list[str]:
-        return ([DEFAULT_ACCOUNT] if self.api_token else []) + [a.name for a in self.accounts]
-
     @contextmanager
     def clients(self) -> Iterator[list[smsfactor_client.SmsFactorClient]]:
         """One client per configured account (SMSFactor documents no rate limit: the
         limiter only follows the vendor's headers if it ever sends them)."""
         if not self.configured:
             raise RuntimeError("SMSFACTOR_API_TOKEN is not set: SMSFactor is not polled")
-        tokens = [(DEFAULT_ACCOUNT, self.api_token, self.base_url)] if self.api_token else []
-        tokens += [(a.name, a.secret, a.base_url or self.base_url) for a in self.accounts]
+        tokens = _credentials(self.api_token, self.base_url, self.accounts)
         with _http_client() as http:
             yield [
                 smsfactor_client.SmsFactorClient(
@@ -153,7 +153,6 @@ class SmsFactorResource(dg.ConfigurableResource):
                     limiter=limiter_for("smsfactor", secret, None),
                 )
                 for name, secret, base_url in tokens
-                if secret
             ]
 
 

@@ -40,7 +40,6 @@ class RateLimiter:
         self._remaining: int | None = None
         self._reset_at = 0.0
         self._in_flight = 0
-        self.waited_seconds = 0.0  # total time callers spent waiting here (for reports)
         self.throttled = 0  # 429 answers seen (each was waited out and retried)
 
     def _spacing(self, limit: int | None) -> float:
@@ -53,7 +52,6 @@ class RateLimiter:
 
     def acquire(self) -> None:
         """Block until a request may leave, then count it as in flight."""
-        started = time.monotonic()
         with self._cond:
             while True:
                 now = time.monotonic()
@@ -67,7 +65,6 @@ class RateLimiter:
                 self._cond.wait(ready - now)
             self._next_slot = max(now, self._next_slot) + self._interval
             self._in_flight += 1
-        self.waited_seconds += time.monotonic() - started
 
     def release(self, status: int | None, headers: Mapping[str, str] | None) -> None:
         """Count the request as answered and learn from the answer's headers."""

@@ -6,7 +6,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 KEPT_HEADERS = (
@@ -45,14 +44,7 @@ class RawResponse:
         object.__setattr__(self, "content_hash", hashlib.sha256(self.body).hexdigest())
 
     def json_payload(self) -> Any | None:
-        """The body as JSON when it is valid JSON that Postgres ``jsonb`` can hold, else None.
-
-        Parsed once and kept: the client, the poller and the landing all ask for it.
-        """
-        return self._parsed
-
-    @cached_property
-    def _parsed(self) -> Any | None:
+        """The body as JSON when it is valid JSON that Postgres ``jsonb`` can hold, else None."""
         try:
             text = self.body.decode("utf-8")
             value = json.loads(text)

@@ -20,14 +20,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Row, text
 from sqlalchemy.exc import DataError, IntegrityError
 
 from pipelines.rules import (
@@ -35,7 +35,6 @@ from pipelines.rules import (
     NIXFLEX_STATUS_BUCKET,
     SMSFACTOR_FINAL_STATUSES,
     delivery_bucket,
-    nixflex_is_final,
 )
 from pipelines.vendors import nixflex_parse, smsfactor_parse
 from pipelines.vendors.records import (
@@ -68,10 +67,9 @@ class LoadStats:
     recipients_seen: int = 0
     recipient_changes: int = 0
     counter_snapshots: int = 0
-    settle_window: timedelta = field(default=SETTLE_WINDOW, repr=False)
 
     def as_dict(self) -> dict[str, int]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "settle_window"}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def add(self, other: LoadStats) -> None:
         for name in self.as_dict():
@@ -116,16 +114,16 @@ def load_pending(
         lane = f"nixflex:{row.campaign_id}" if per_campaign else ""
         lanes.setdefault(lane, []).append(row.response_id)
 
-    total = LoadStats(settle_window=settle_window)
+    total = LoadStats()
     lock = threading.Lock()
 
     def load_lane(response_ids: list[int]) -> None:
         for response_id in response_ids:
-            stats = LoadStats(settle_window=settle_window)
+            stats = LoadStats()
             with engine.begin() as conn:
                 landed = _lock_pending(conn, response_id)
                 if landed is not None:
-                    _load_one(conn, landed, stats)
+                    _load_one(conn, landed, stats, settle_window)
             with lock:
                 total.add(stats)
                 done = total.responses_loaded + total.responses_quarantined
@@ -188,7 +186,9 @@ def _mark_loaded(conn: Connection, landed: _Landed, note: str | None) -> None:
     )
 
 
-def _load_one(conn: Connection, landed: _Landed, stats: LoadStats) -> None:
+def _load_one(
+    conn: Connection, landed: _Landed, stats: LoadStats, settle_window: timedelta
+) -> None:
     same_as = _unchanged_since(conn, landed)
     if same_as is not None:
         # Same bytes as an answer already loaded: the facts cannot differ. Record the poll,
@@ -207,7 +207,7 @@ def _load_one(conn: Connection, landed: _Landed, stats: LoadStats) -> None:
         return
     savepoint = conn.begin_nested()
     try:
-        rejected = _dispatch(conn, landed, stats)
+        rejected = _dispatch(conn, landed, stats, settle_window)
     except Unreadable as exc:
         savepoint.rollback()
         _quarantine_response(conn, landed, exc.kind, exc.reason)
@@ -244,12 +244,14 @@ def _document(conn: Connection, landed: _Landed) -> Any:
         raise Unreadable(UNREADABLE_BODY, f"body is not valid JSON: {exc}") from exc
 
 
-def _dispatch(conn: Connection, landed: _Landed, stats: LoadStats) -> list[Rejected]:
+def _dispatch(
+    conn: Connection, landed: _Landed, stats: LoadStats, settle_window: timedelta
+) -> list[Rejected]:
     if (
         landed.provider == "nixflex"
         and landed.endpoint == "campaign.get"
         and 200 <= landed.http_status < 300
-        and _load_plain_nixflex(conn, landed, stats)
+        and _load_plain_nixflex(conn, landed, stats, settle_window)
     ):
         return []
     doc = _document(conn, landed)
@@ -266,17 +268,19 @@ def _dispatch(conn: Connection, landed: _Landed, stats: LoadStats) -> list[Rejec
             # List pages feed discovery only; dim rows come from the detail answer.
             return nixflex_parse.parse_list(doc).rejected
         campaign = nixflex_parse.parse_campaign(doc)
-        _write_nixflex(conn, campaign, landed, stats)
+        _write_nixflex(conn, campaign, landed, stats, settle_window)
         return list(campaign.rejected)
     if not isinstance(doc, dict):
         raise Unreadable("unknown_shape", f"expected an object, got {type(doc).__name__}")
     batch = smsfactor_parse.parse_campaigns(doc)
     for campaign in batch.items:
-        _write_smsfactor(conn, campaign, landed, stats)
+        _write_smsfactor(conn, campaign, landed, stats, settle_window)
     return batch.rejected
 
 
-def _load_plain_nixflex(conn: Connection, landed: _Landed, stats: LoadStats) -> bool:
+def _load_plain_nixflex(
+    conn: Connection, landed: _Landed, stats: LoadStats, settle_window: timedelta
+) -> bool:
     """Flatten a plain campaign answer in Postgres (no per-recipient Python); False when
     the answer is not plain, or Postgres refuses a value, so the Python parser takes it."""
     answer = conn.execute(
@@ -306,6 +310,36 @@ def _load_plain_nixflex(conn: Connection, landed: _Landed, stats: LoadStats) -> 
         savepoint.rollback()
         return False
     savepoint.commit()
+    _store_staged(conn, campaign, landed, staged, stats, settle_window)
+    return True
+
+
+def _write_nixflex(
+    conn: Connection,
+    c: NixflexCampaign,
+    landed: _Landed,
+    stats: LoadStats,
+    settle_window: timedelta,
+) -> None:
+    """Load a campaign the Python parser read (an answer that is not plain): COPY its
+    recipients into the staging table, then the same road as a plain answer."""
+    _lock_campaign(conn, c.campaign_id)
+    conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
+    _copy_recipients(conn, c, landed.fetched_at)
+    staged = conn.execute(text(sqlfiles.read("load/staged_summary.sql"))).one()
+    _store_staged(conn, c, landed, staged, stats, settle_window)
+
+
+def _store_staged(
+    conn: Connection,
+    campaign: NixflexCampaign,
+    landed: _Landed,
+    staged: Row[Any],
+    stats: LoadStats,
+    settle_window: timedelta,
+) -> None:
+    """From the staged recipients: the dim row, the facts (straight in for a campaign the
+    warehouse has never held, merged otherwise) and the settlement."""
     _upsert_nixflex_dim(conn, campaign, landed, staged.first_sent)
     stats.campaigns += 1
     changed = 0
@@ -318,14 +352,16 @@ def _load_plain_nixflex(conn: Connection, landed: _Landed, stats: LoadStats) -> 
             )
             changed = staged.recipients
         else:
-            changed = _merge_staged(conn)
+            changes = conn.execute(text(sqlfiles.read("load/insert_recipient_status_change.sql")))
+            conn.execute(text(sqlfiles.read("load/merge_recipient_delivery.sql")))
+            changed = changes.rowcount
         stats.recipients_seen += staged.recipients
         stats.recipient_changes += changed
+    # Final: the vendor says so and no recipient is still pending (or undocumented).
     final = campaign.status in NIXFLEX_FINAL_STATUSES and staged.all_done
     last_sent = staged.last_sent or campaign.scheduled_at or campaign.created_at
     _settle(conn, "nixflex", campaign.campaign_id, campaign.created_at, landed, final,
-            last_sent, changed, stats)  # fmt: skip
-    return True
+            last_sent, changed, settle_window)  # fmt: skip
 
 
 def _lock_campaign(conn: Connection, campaign_id: str) -> None:
@@ -334,13 +370,6 @@ def _lock_campaign(conn: Connection, campaign_id: str) -> None:
         text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
         {"key": f"nixflex:{campaign_id}"},
     )
-
-
-def _merge_staged(conn: Connection) -> int:
-    """Append the real status changes, then merge; returns the number of changes."""
-    changes = conn.execute(text(sqlfiles.read("load/insert_recipient_status_change.sql")))
-    conn.execute(text(sqlfiles.read("load/merge_recipient_delivery.sql")))
-    return changes.rowcount
 
 
 def _upsert_nixflex_dim(
@@ -369,28 +398,6 @@ def _upsert_nixflex_dim(
     )
 
 
-def _write_nixflex(conn: Connection, c: NixflexCampaign, landed: _Landed, stats: LoadStats) -> None:
-    """Load a campaign the Python parser read (an answer that is not plain)."""
-    observed_at = landed.fetched_at
-    sent_times = [r.sent_at for r in c.recipients if r.sent_at is not None]
-    _upsert_nixflex_dim(conn, c, landed, min(sent_times) if sent_times else None)
-    stats.campaigns += 1
-    changed = 0
-    if c.recipients:
-        _lock_campaign(conn, c.campaign_id)
-        if _first_sight(conn, c.campaign_id):
-            changed = _copy_first_sight(conn, c, observed_at)
-        else:
-            conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
-            _copy_recipients(conn, c, observed_at)
-            changed = _merge_staged(conn)
-        stats.recipients_seen += len(c.recipients)
-        stats.recipient_changes += changed
-    final = nixflex_is_final(c.status, (r.status for r in c.recipients))
-    last_sent = max(sent_times) if sent_times else (c.scheduled_at or c.created_at)
-    _settle(conn, "nixflex", c.campaign_id, c.created_at, landed, final, last_sent, changed, stats)
-
-
 def _settle(
     conn: Connection,
     provider: str,
@@ -400,12 +407,12 @@ def _settle(
     final: bool,
     last_sent: datetime | None,
     changed: int,
-    stats: LoadStats,
+    settle_window: timedelta,
 ) -> None:
     """Record whether the campaign is final and when it settles, from the data just loaded."""
-    settles_at = last_sent + stats.settle_window if final and last_sent else None
+    settles_at = last_sent + settle_window if final and last_sent else None
     if final and settles_at is None:  # final with no sending time at all: settles from now
-        settles_at = landed.fetched_at + stats.settle_window
+        settles_at = landed.fetched_at + settle_window
     conn.execute(
         text(sqlfiles.read("load/settle_campaign.sql")),
         {
@@ -422,34 +429,29 @@ def _settle(
     )
 
 
-_RECIPIENT_COLUMNS = (
-    "campaign_id, phone, status, delivery_bucket, twilio_sid, error_message, "
-    "rendered_message, variables, sent_at"
-)
-
-
-def _recipient_rows(c: NixflexCampaign) -> Iterator[tuple[object, ...]]:
-    for r in c.recipients:
-        yield (
-            c.campaign_id,
-            r.phone,
-            r.status,
-            delivery_bucket(r.status),
-            r.twilio_sid,
-            r.error_message,
-            r.rendered_message,
-            json.dumps(r.variables) if r.variables is not None else None,
-            r.sent_at,
-        )
-
-
 def _copy_recipients(conn: Connection, c: NixflexCampaign, observed_at: datetime) -> None:
-    """COPY the answer's recipients into the staging table, for the merge."""
+    """COPY the parsed recipients into the staging table."""
     dbapi = conn.connection.driver_connection
-    sql = f"copy stage_recipient ({_RECIPIENT_COLUMNS}, observed_at) from stdin"
+    sql = (
+        "copy stage_recipient (campaign_id, phone, status, delivery_bucket, twilio_sid, "
+        "error_message, rendered_message, variables, sent_at, observed_at) from stdin"
+    )
     with dbapi.cursor() as cur, cur.copy(sql) as copy:
-        for row in _recipient_rows(c):
-            copy.write_row((*row, observed_at))
+        for r in c.recipients:
+            copy.write_row(
+                (
+                    c.campaign_id,
+                    r.phone,
+                    r.status,
+                    delivery_bucket(r.status),
+                    r.twilio_sid,
+                    r.error_message,
+                    r.rendered_message,
+                    json.dumps(r.variables) if r.variables is not None else None,
+                    r.sent_at,
+                    observed_at,
+                )
+            )
 
 
 def _first_sight(conn: Connection, campaign_id: str) -> bool:
@@ -460,27 +462,12 @@ def _first_sight(conn: Connection, campaign_id: str) -> bool:
     return held is None
 
 
-def _copy_first_sight(conn: Connection, c: NixflexCampaign, observed_at: datetime) -> int:
-    """A campaign the warehouse has never held needs no merge: COPY its recipients straight
-    into both facts (every recipient is a first observation, ``from_status`` NULL)."""
-    dbapi = conn.connection.driver_connection
-    facts = (
-        f"copy sms.fact_recipient_delivery ({_RECIPIENT_COLUMNS}, first_seen_at, "
-        "status_changed_at) from stdin"
-    )
-    with dbapi.cursor() as cur, cur.copy(facts) as copy:
-        for row in _recipient_rows(c):
-            copy.write_row((*row, observed_at, observed_at))
-    # The first observations follow from the rows just copied, in one statement.
-    conn.execute(
-        text(sqlfiles.read("load/insert_first_sight_changes.sql")),
-        {"campaign_id": c.campaign_id},
-    )
-    return len(c.recipients)
-
-
 def _write_smsfactor(
-    conn: Connection, c: SmsFactorCampaign, landed: _Landed, stats: LoadStats
+    conn: Connection,
+    c: SmsFactorCampaign,
+    landed: _Landed,
+    stats: LoadStats,
+    settle_window: timedelta,
 ) -> None:
     observed_at = landed.fetched_at
     sent = c.status not in _NOT_SENT_STATUSES
@@ -535,7 +522,7 @@ def _write_smsfactor(
         final,
         last_sent,
         snapshot.rowcount,
-        stats,
+        settle_window,
     )
 
 
