@@ -66,7 +66,7 @@ _TABLES = (
     "raw.vendor_response",
     "sms.dim_campaign",
     "sms.fact_recipient_delivery",
-    "sms.fact_recipient_status_change",
+    "sms.recipient_status_transition",
     "sms.fact_campaign_counters",
     "sms.campaign_poll_state",
     "sms.account_poll_state",

@@ -97,7 +97,7 @@ def test_first_sight_by_copy_gives_what_the_merge_path_gives(
         conn.execute(
             text(
                 "truncate raw.vendor_response, raw.quarantine, sms.dim_campaign, "
-                "sms.fact_recipient_delivery, sms.fact_recipient_status_change, "
+                "sms.fact_recipient_delivery, sms.recipient_status_transition, "
                 "sms.campaign_poll_state restart identity cascade"
             )
         )
@@ -197,7 +197,7 @@ def _load_tricky(engine: Engine) -> tuple:
     return rows(engine, FACTS), rows(engine, CHANGES), rows(engine, dim), rows(engine, state)
 
 
-def test_postgres_flattening_gives_what_the_python_parser_gives(
+def test_the_fast_reader_loads_what_the_careful_parser_loads(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     used: list[bool] = []
@@ -208,26 +208,26 @@ def test_postgres_flattening_gives_what_the_python_parser_gives(
         return used[-1]
 
     monkeypatch.setattr(loader, "_load_plain_nixflex", spy)
-    in_postgres = _load_tricky(engine)
-    assert used == [True, True]  # both answers were flattened by Postgres
+    fast = _load_tricky(engine)
+    assert used == [True, True]  # both answers were read by the fast reader
 
     with engine.begin() as conn:
         conn.execute(
             text(
                 "truncate raw.vendor_response, raw.quarantine, sms.dim_campaign, "
-                "sms.fact_recipient_delivery, sms.fact_recipient_status_change, "
+                "sms.fact_recipient_delivery, sms.recipient_status_transition, "
                 "sms.campaign_poll_state restart identity cascade"
             )
         )
     monkeypatch.setattr(loader, "_load_plain_nixflex", lambda *args: False)
-    in_python = _load_tricky(engine)
-    assert in_postgres == in_python
-    facts = {r["phone"]: r for r in in_python[0]}
+    careful = _load_tricky(engine)
+    assert fast == careful
+    facts = {r["phone"]: r for r in careful[0]}
     assert facts["+443"]["rendered_message"] == 'Tab\\there "quoted" back\\\\slash\nnew line'
     assert facts["+442"]["delivery_bucket"] == "unknown" and facts["+442"]["twilio_sid"] is None
 
 
-def test_an_answer_postgres_cannot_flatten_goes_to_the_parser_and_loses_one_item(
+def test_an_answer_the_fast_reader_declines_goes_to_the_parser_and_loses_one_item(
     engine: Engine,
 ) -> None:
     people = [recipient(f"+44{n}", "delivered") for n in range(5)]

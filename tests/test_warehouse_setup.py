@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 from pipelines.warehouse import engine as warehouse_engine
 from pipelines.warehouse.migrate import MIGRATIONS_DIR, discover, migrate
@@ -83,3 +85,52 @@ def test_embedded_server_starts_on_demand_and_is_reused(tmp_path: Path) -> None:
         eng.dispose()
         warehouse_engine.stop_embedded(data_dir)
     assert not (data_dir / "postmaster.pid").exists()
+
+
+def test_upgrading_a_warehouse_keeps_every_status_change_row(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    """Migration 0015 moves first observations onto the fact rows: a warehouse filled by
+    0.2.0 shows the same sms.fact_recipient_status_change rows after the upgrade."""
+    server = make_url(warehouse_url)
+    name = f"upgrade_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    old = create_engine(server.set(database=name))
+    try:
+        for path in sorted(MIGRATIONS_DIR.glob("*.sql"))[:14]:  # up to 0.2.0's last
+            shutil.copy(path, tmp_path / path.name)
+        migrate(old, tmp_path)
+        with old.begin() as conn:
+            conn.execute(
+                text(
+                    "insert into sms.fact_recipient_delivery (campaign_id, phone, status, "
+                    "delivery_bucket, first_seen_at, status_changed_at) values "
+                    "('c1', '+441', 'delivered', 'delivered', '2026-11-20 10:00Z', "
+                    "'2026-11-20 11:00Z'), ('c1', '+442', 'queued', 'pending', "
+                    "'2026-11-20 10:00Z', '2026-11-20 10:00Z')"
+                )
+            )
+            conn.execute(
+                text(
+                    "insert into sms.fact_recipient_status_change (campaign_id, phone, "
+                    "from_status, to_status, observed_at) values "
+                    "('c1', '+441', null, 'sent', '2026-11-20 10:00Z'), "
+                    "('c1', '+441', 'sent', 'delivered', '2026-11-20 11:00Z'), "
+                    "('c1', '+442', null, 'queued', '2026-11-20 10:00Z')"
+                )
+            )
+        changes = (
+            "select phone, from_status, to_status, observed_at "
+            "from sms.fact_recipient_status_change order by phone, observed_at"
+        )
+        before = rows(old, changes)
+        assert migrate(old) == [p.stem for p in sorted(MIGRATIONS_DIR.glob("*.sql"))[14:]]
+        assert rows(old, changes) == before
+        assert scalar(old, "select count(*) from sms.recipient_status_transition") == 1
+    finally:
+        old.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()

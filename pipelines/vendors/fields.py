@@ -71,9 +71,14 @@ def utc_timestamp(item: dict[str, Any], key: str) -> datetime | None:
     if not isinstance(value, str):
         raise ItemProblem(f"{key} should be an ISO-8601 timestamp, got {value!r}")
     try:
-        parsed = datetime.fromisoformat(value.strip())
+        return iso_to_utc(value)
     except ValueError as exc:
         raise ItemProblem(f"{key} should be an ISO-8601 timestamp, got {value!r}") from exc
+
+
+def iso_to_utc(value: str) -> datetime:
+    """An ISO-8601 string in UTC; naive means UTC (Nixflex's rule). Raises ValueError."""
+    parsed = datetime.fromisoformat(value.strip())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DataError
 
 from pipelines.vendors.raw import RawResponse
 from pipelines.warehouse import sqlfiles
@@ -14,11 +13,11 @@ from pipelines.warehouse import sqlfiles
 def land(conn: Connection, raw: RawResponse, run_id: str | None = None) -> int:
     """Insert one answer (status ``pending``) and return its ``response_id``.
 
-    A JSON body is stored as ``jsonb`` from its own text (Postgres parses it; nothing is
-    re-serialised); any body Postgres will not take as ``jsonb`` (XML, HTML, truncated JSON,
-    a NUL character) is stored as bytes. A campaign's answer with the same bytes as one
-    already landed for it is stored by reference (``duplicate_of``): polling an unchanged
-    campaign costs a row, not another copy of its recipients.
+    The body is stored as the exact bytes received, whatever they are (JSON, XML, HTML, a
+    truncated answer): nothing is parsed or re-serialised before it is safe in the
+    warehouse. A campaign's answer with the same bytes as one already landed for it is
+    stored by reference (``duplicate_of``): polling an unchanged campaign costs a row, not
+    another copy of its recipients.
     """
     same_as = None
     if raw.campaign_id is not None:
@@ -42,37 +41,13 @@ def land(conn: Connection, raw: RawResponse, run_id: str | None = None) -> int:
         "headers": json.dumps(raw.headers),
         "fetched_at": raw.fetched_at,
         "content_hash": raw.content_hash,
-        "payload": None,
-        "body": None,
+        "body": None if same_as is not None else raw.body,
         "run_id": run_id,
         "account": raw.account,
         "duplicate_of": same_as,
     }
     insert = text(sqlfiles.read("landing/insert_response.sql"))
-    if same_as is not None:
-        return int(conn.execute(insert, row).scalar_one())
-    as_text = _json_text(raw.body)
-    if as_text is not None:
-        savepoint = conn.begin_nested()
-        try:
-            response_id = int(conn.execute(insert, {**row, "payload": as_text}).scalar_one())
-        except DataError:  # not JSON that jsonb can hold: keep the bytes instead
-            savepoint.rollback()
-        else:
-            savepoint.commit()
-            return response_id
-    return int(conn.execute(insert, {**row, "body": raw.body}).scalar_one())
-
-
-def _json_text(body: bytes) -> str | None:
-    """The body as text when it may be JSON (an object or array), else None."""
-    start = body.lstrip()[:1]
-    if start not in (b"{", b"["):
-        return None
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    return int(conn.execute(insert, row).scalar_one())
 
 
 def land_now(engine: Engine, raw: RawResponse, run_id: str | None = None) -> int:

@@ -7,12 +7,13 @@ lets two loaders run at once without loading an answer twice; one lane per Nixfl
 campaign keeps each campaign's answers in order while campaigns load side by side.
 
 A Nixflex campaign answer takes one of three roads: the same bytes as the answer before it
-→ recorded as a poll, not read; plain recipients (the usual case) → flattened by Postgres
-from the landed ``jsonb`` into a staging table; anything else → the Python parser, which
-can quarantine a single bad recipient. From staging, a campaign the warehouse has never
-held goes straight into the facts, any other is merged (only real changes are written).
-Because the loader reads only raw, marking answers pending again and re-running it
-rebuilds the facts without calling any vendor (there is no replay job yet).
+→ recorded as a poll, not read; plain recipients (the usual case) → read by the fast reader
+(``nixflex_bulk``) and written with a binary COPY; anything else → the careful parser,
+which can quarantine a single bad recipient. A campaign the warehouse has never held is
+copied straight into the facts (its first observations are the fact rows themselves: see
+migration 0015); any other goes through a staging table and is merged, writing only real
+changes. Because the loader reads only raw, marking answers pending again and re-running
+it rebuilds the facts without calling any vendor (there is no replay job yet).
 """
 
 from __future__ import annotations
@@ -27,16 +28,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, Row, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError, IntegrityError
 
-from pipelines.rules import (
-    NIXFLEX_FINAL_STATUSES,
-    NIXFLEX_STATUS_BUCKET,
-    SMSFACTOR_FINAL_STATUSES,
-    delivery_bucket,
-)
-from pipelines.vendors import nixflex_parse, smsfactor_parse
+from pipelines.rules import NIXFLEX_FINAL_STATUSES, SMSFACTOR_FINAL_STATUSES, delivery_bucket
+from pipelines.vendors import nixflex_bulk, nixflex_parse, smsfactor_parse
+from pipelines.vendors.nixflex_bulk import RecipientRow
 from pipelines.vendors.records import (
     UNREADABLE_BODY,
     VENDOR_ERROR,
@@ -86,6 +83,16 @@ class _Landed:
     account: str
     campaign_id: str | None
     content_hash: str
+
+
+@dataclass(frozen=True)
+class _Recipients:
+    """What a campaign answer's recipients say, for its dim row and its settlement."""
+
+    count: int
+    first_sent: datetime | None
+    last_sent: datetime | None
+    all_done: bool  # every recipient delivered or failed
 
 
 def load_pending(
@@ -229,13 +236,19 @@ def _load_one(
     stats.responses_loaded += 1
 
 
-def _document(conn: Connection, landed: _Landed) -> Any:
-    row = conn.execute(
-        text(sqlfiles.read("load/answer_bytes.sql")), {"id": landed.response_id}
-    ).one()
-    if row.payload is not None:
-        return row.payload
-    body = bytes(row.body)
+def _answer_bytes(conn: Connection, landed: _Landed) -> tuple[Any, bytes | None]:
+    """(jsonb payload of an answer landed before migration 0016, or None; the bytes)."""
+    # On the driver's cursor with binary results: the bytes come back as they are (a text
+    # result would hex-encode them on the server and decode them here).
+    with conn.connection.driver_connection.cursor(binary=True) as cursor:
+        cursor.execute(sqlfiles.read("load/answer_bytes.sql"), {"id": landed.response_id})
+        payload, body = cursor.fetchone() or (None, None)
+    return payload, None if body is None else bytes(body)
+
+
+def _document(payload: Any, body: bytes | None, landed: _Landed) -> Any:
+    if payload is not None or body is None:
+        return payload
     if landed.provider == "smsfactor":
         return smsfactor_parse.decode(body)
     try:
@@ -247,14 +260,16 @@ def _document(conn: Connection, landed: _Landed) -> Any:
 def _dispatch(
     conn: Connection, landed: _Landed, stats: LoadStats, settle_window: timedelta
 ) -> list[Rejected]:
+    payload, body = _answer_bytes(conn, landed)
     if (
         landed.provider == "nixflex"
         and landed.endpoint == "campaign.get"
         and 200 <= landed.http_status < 300
-        and _load_plain_nixflex(conn, landed, stats, settle_window)
+        and body is not None
+        and _load_plain_nixflex(conn, landed, body, stats, settle_window)
     ):
         return []
-    doc = _document(conn, landed)
+    doc = _document(payload, body, landed)
     if landed.provider == "nixflex":
         if not 200 <= landed.http_status < 300:
             err = doc.get("error") if isinstance(doc, dict) else None
@@ -279,38 +294,28 @@ def _dispatch(
 
 
 def _load_plain_nixflex(
-    conn: Connection, landed: _Landed, stats: LoadStats, settle_window: timedelta
+    conn: Connection, landed: _Landed, body: bytes, stats: LoadStats, settle_window: timedelta
 ) -> bool:
-    """Flatten a plain campaign answer in Postgres (no per-recipient Python); False when
-    the answer is not plain, or Postgres refuses a value, so the Python parser takes it."""
-    answer = conn.execute(
-        text(sqlfiles.read("load/answer_header.sql")), {"id": landed.response_id}
-    ).one()
-    if answer.header is None or not answer.has_list:
+    """Load a plain campaign answer with the fast reader and a binary COPY; False when the
+    answer is not plain, or Postgres refuses a value, so that the careful parser takes it."""
+    bulk = nixflex_bulk.read(body)
+    if bulk is None:
         return False
-    campaign = nixflex_parse.parse_campaign({**answer.header, "recipients": []})
+    campaign = nixflex_parse.parse_campaign({**bulk.header, "recipients": []})
+    _lock_campaign(conn, campaign.campaign_id)
+    straight_in = bool(bulk.rows) and _first_sight(conn, campaign.campaign_id)
     savepoint = conn.begin_nested()
     try:
-        _lock_campaign(conn, campaign.campaign_id)
-        conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
-        conn.execute(
-            text(sqlfiles.read("load/stage_recipients_from_answer.sql")),
-            {
-                "id": landed.response_id,
-                "campaign_id": campaign.campaign_id,
-                "observed_at": landed.fetched_at,
-                "buckets": json.dumps(NIXFLEX_STATUS_BUCKET),
-            },
-        )
-        staged = conn.execute(text(sqlfiles.read("load/staged_summary.sql"))).one()
-    except DataError:  # e.g. a timestamp shaped right but impossible (February 30th)
-        savepoint.rollback()
-        return False
-    if not staged.plain:
+        if straight_in:
+            _copy_facts(conn, campaign.campaign_id, bulk.rows, landed.fetched_at)
+        else:
+            _copy_stage(conn, campaign.campaign_id, bulk.rows, landed.fetched_at)
+    except (psycopg.DataError, psycopg.IntegrityError):  # e.g. a NUL character in a text
         savepoint.rollback()
         return False
     savepoint.commit()
-    _store_staged(conn, campaign, landed, staged, stats, settle_window)
+    summary = _Recipients(bulk.recipients, bulk.first_sent, bulk.last_sent, bulk.all_done)
+    _store(conn, campaign, landed, summary, stats, settle_window, in_facts=straight_in)
     return True
 
 
@@ -321,47 +326,69 @@ def _write_nixflex(
     stats: LoadStats,
     settle_window: timedelta,
 ) -> None:
-    """Load a campaign the Python parser read (an answer that is not plain): COPY its
+    """Load a campaign the careful parser read (an answer that is not plain): COPY its
     recipients into the staging table, then the same road as a plain answer."""
     _lock_campaign(conn, c.campaign_id)
-    conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
-    _copy_recipients(conn, c, landed.fetched_at)
+    rows = [
+        (
+            r.phone,
+            r.status,
+            delivery_bucket(r.status),
+            r.twilio_sid,
+            r.error_message,
+            r.rendered_message,
+            None if r.variables is None else json.dumps(r.variables).encode(),
+            r.sent_at,
+        )
+        for r in c.recipients
+    ]
+    _copy_stage(conn, c.campaign_id, rows, landed.fetched_at)
     staged = conn.execute(text(sqlfiles.read("load/staged_summary.sql"))).one()
-    _store_staged(conn, c, landed, staged, stats, settle_window)
+    summary = _Recipients(staged.recipients, staged.first_sent, staged.last_sent, staged.all_done)
+    _store(conn, c, landed, summary, stats, settle_window, in_facts=False)
 
 
-def _store_staged(
+def _store(
     conn: Connection,
     campaign: NixflexCampaign,
     landed: _Landed,
-    staged: Row[Any],
+    recipients: _Recipients,
     stats: LoadStats,
     settle_window: timedelta,
+    in_facts: bool,
 ) -> None:
-    """From the staged recipients: the dim row, the facts (straight in for a campaign the
-    warehouse has never held, merged otherwise) and the settlement."""
-    _upsert_nixflex_dim(conn, campaign, landed, staged.first_sent)
+    """The dim row, the facts (already copied in when ``in_facts``; else from staging:
+    straight in for a campaign the warehouse has never held, merged otherwise) and the
+    settlement."""
+    _upsert_nixflex_dim(conn, campaign, landed, recipients.first_sent)
     stats.campaigns += 1
     changed = 0
-    if staged.recipients:
-        if _first_sight(conn, campaign.campaign_id):
+    if recipients.count:
+        if in_facts:
+            changed = recipients.count
+        elif _first_sight(conn, campaign.campaign_id):
             conn.execute(text(sqlfiles.read("load/insert_first_sight_from_stage.sql")))
-            conn.execute(
-                text(sqlfiles.read("load/insert_first_sight_changes.sql")),
-                {"campaign_id": campaign.campaign_id},
-            )
-            changed = staged.recipients
+            changed = recipients.count
         else:
-            changes = conn.execute(text(sqlfiles.read("load/insert_recipient_status_change.sql")))
-            conn.execute(text(sqlfiles.read("load/merge_recipient_delivery.sql")))
-            changed = changes.rowcount
-        stats.recipients_seen += staged.recipients
+            transitions = conn.execute(text(sqlfiles.read("load/insert_status_transitions.sql")))
+            merged = conn.execute(text(sqlfiles.read("load/merge_recipient_delivery.sql"))).one()
+            changed = transitions.rowcount + merged.new_recipients
+        stats.recipients_seen += recipients.count
         stats.recipient_changes += changed
     # Final: the vendor says so and no recipient is still pending (or undocumented).
-    final = campaign.status in NIXFLEX_FINAL_STATUSES and staged.all_done
-    last_sent = staged.last_sent or campaign.scheduled_at or campaign.created_at
-    _settle(conn, "nixflex", campaign.campaign_id, campaign.created_at, landed, final,
-            last_sent, changed, settle_window)  # fmt: skip
+    final = campaign.status in NIXFLEX_FINAL_STATUSES and recipients.all_done
+    last_sent = recipients.last_sent or campaign.scheduled_at or campaign.created_at
+    _settle(
+        conn,
+        "nixflex",
+        campaign.campaign_id,
+        campaign.created_at,
+        landed,
+        final,
+        last_sent,
+        changed,
+        settle_window,
+    )
 
 
 def _lock_campaign(conn: Connection, campaign_id: str) -> None:
@@ -429,26 +456,70 @@ def _settle(
     )
 
 
-def _copy_recipients(conn: Connection, c: NixflexCampaign, observed_at: datetime) -> None:
-    """COPY the parsed recipients into the staging table."""
-    dbapi = conn.connection.driver_connection
-    sql = (
-        "copy stage_recipient (campaign_id, phone, status, delivery_bucket, twilio_sid, "
-        "error_message, rendered_message, variables, sent_at, observed_at) from stdin"
-    )
-    with dbapi.cursor() as cur, cur.copy(sql) as copy:
-        for r in c.recipients:
+_FACT_COPY = (
+    "copy sms.fact_recipient_delivery (campaign_id, phone, status, delivery_bucket, "
+    "twilio_sid, error_message, rendered_message, variables, sent_at, first_seen_at, "
+    "status_changed_at, first_status) from stdin (format binary)"
+)
+_STAGE_COPY = (
+    "copy stage_recipient (campaign_id, phone, status, delivery_bucket, twilio_sid, "
+    "error_message, rendered_message, variables, sent_at, observed_at) "
+    "from stdin (format binary)"
+)
+# Binary COPY carries no type per field: the server reads each field as its column's type,
+# and psycopg picks each field's binary form from its Python type (str → text, aware
+# datetime → timestamptz, bytes → as they are), which is exactly what the columns hold.
+# jsonb's binary form is a version byte (1) then the JSON text, so `variables` (JSON text
+# already, exactly as the vendor sent it) goes as bytes with that byte in front: no
+# re-encoding in Python, one parse in Postgres.
+_JSONB_V1 = b"\x01"
+
+
+def _copy_facts(
+    conn: Connection, campaign_id: str, rows: list[RecipientRow], observed_at: datetime
+) -> None:
+    """A campaign seen for the first time: its recipients straight into the facts, each
+    with its first observation (first_status at first_seen_at)."""
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor, cursor.copy(_FACT_COPY) as copy:
+        for phone, status, bucket, sid, error, rendered, variables, sent_at in rows:
             copy.write_row(
                 (
-                    c.campaign_id,
-                    r.phone,
-                    r.status,
-                    delivery_bucket(r.status),
-                    r.twilio_sid,
-                    r.error_message,
-                    r.rendered_message,
-                    json.dumps(r.variables) if r.variables is not None else None,
-                    r.sent_at,
+                    campaign_id,
+                    phone,
+                    status,
+                    bucket,
+                    sid,
+                    error,
+                    rendered,
+                    variables and _JSONB_V1 + variables,
+                    sent_at,
+                    observed_at,
+                    observed_at,
+                    status,
+                )
+            )
+
+
+def _copy_stage(
+    conn: Connection, campaign_id: str, rows: list[RecipientRow], observed_at: datetime
+) -> None:
+    """Recipients into the (session-local, emptied at commit) staging table."""
+    conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor, cursor.copy(_STAGE_COPY) as copy:
+        for phone, status, bucket, sid, error, rendered, variables, sent_at in rows:
+            copy.write_row(
+                (
+                    campaign_id,
+                    phone,
+                    status,
+                    bucket,
+                    sid,
+                    error,
+                    rendered,
+                    variables and _JSONB_V1 + variables,
+                    sent_at,
                     observed_at,
                 )
             )

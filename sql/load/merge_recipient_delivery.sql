@@ -1,27 +1,33 @@
--- Merge staged recipients into sms.fact_recipient_delivery: insert new ones, update a held
--- row only when something really changed and the observation is newer than its last change.
-insert into sms.fact_recipient_delivery as f (
-    provider, campaign_id, phone, status, delivery_bucket, twilio_sid, error_message,
-    rendered_message, variables, sent_at, first_seen_at, status_changed_at
+-- Merge staged recipients into sms.fact_recipient_delivery: insert new ones (their first
+-- observation), update a held row only when something really changed and the observation
+-- is newer than its last change. Returns how many recipients were new.
+with merged as (
+    insert into sms.fact_recipient_delivery as f (
+        provider, campaign_id, phone, status, delivery_bucket, twilio_sid, error_message,
+        rendered_message, variables, sent_at, first_seen_at, status_changed_at, first_status
+    )
+    select
+        'nixflex', campaign_id, phone, status, delivery_bucket, twilio_sid, error_message,
+        rendered_message, variables, sent_at, observed_at, observed_at, status
+    from stage_recipient
+    on conflict (campaign_id, phone) do update set
+        status            = excluded.status,
+        delivery_bucket   = excluded.delivery_bucket,
+        twilio_sid        = excluded.twilio_sid,
+        error_message     = excluded.error_message,
+        rendered_message  = excluded.rendered_message,
+        variables         = excluded.variables,
+        sent_at           = excluded.sent_at,
+        status_changed_at = case
+            when f.status is distinct from excluded.status then excluded.status_changed_at
+            else f.status_changed_at
+        end
+    where f.status_changed_at < excluded.status_changed_at
+      and (f.status, f.twilio_sid, f.error_message, f.rendered_message, f.variables, f.sent_at)
+          is distinct from
+          (excluded.status, excluded.twilio_sid, excluded.error_message,
+           excluded.rendered_message, excluded.variables, excluded.sent_at)
+    -- xmax is 0 on a row this statement inserted, set on one it updated.
+    returning (f.xmax = 0) as inserted
 )
-select
-    'nixflex', campaign_id, phone, status, delivery_bucket, twilio_sid, error_message,
-    rendered_message, variables, sent_at, observed_at, observed_at
-from stage_recipient
-on conflict (campaign_id, phone) do update set
-    status            = excluded.status,
-    delivery_bucket   = excluded.delivery_bucket,
-    twilio_sid        = excluded.twilio_sid,
-    error_message     = excluded.error_message,
-    rendered_message  = excluded.rendered_message,
-    variables         = excluded.variables,
-    sent_at           = excluded.sent_at,
-    status_changed_at = case
-        when f.status is distinct from excluded.status then excluded.status_changed_at
-        else f.status_changed_at
-    end
-where f.status_changed_at < excluded.status_changed_at
-  and (f.status, f.twilio_sid, f.error_message, f.rendered_message, f.variables, f.sent_at)
-      is distinct from
-      (excluded.status, excluded.twilio_sid, excluded.error_message,
-       excluded.rendered_message, excluded.variables, excluded.sent_at);
+select count(*) filter (where inserted) as new_recipients from merged;

@@ -1,6 +1,5 @@
 -- stage_recipient — grain: one row per recipient of the Nixflex answer being loaded.
--- A session-local scratch table, emptied at each commit; filled with COPY (from the Python
--- parser) or from the landed jsonb (plain answers; `plain` says whether each row was).
+-- A session-local scratch table, emptied at each commit, filled by a binary COPY.
 create temp table if not exists stage_recipient (
     campaign_id      text not null,
     phone            text not null,
@@ -11,6 +10,5 @@ create temp table if not exists stage_recipient (
     rendered_message text,
     variables        jsonb,
     sent_at          timestamptz,
-    observed_at      timestamptz not null,
-    plain            boolean not null default true
+    observed_at      timestamptz not null
 ) on commit delete rows;
