@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo dev dev-demo sync test lint format psql simulator clean lock bench-polling bench-load
+.PHONY: install demo dev dev-demo sync test lint format psql simulator clean lock bench-polling bench-load bench-plans
 
 install: $(STAMP)
 
@@ -56,6 +56,9 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.lock
 
 bench-load: $(BENCH_STAMP) ## load path vs bare COPY, dlt and pandas on the same 1 M rows (ROWS=10000000 for 10 M)
 	@$(PY) -m bench.load $(if $(ROWS),--rows $(ROWS))
+
+bench-plans: $(STAMP) ## analysts' questions and every check, timed with their query plans (ROWS=… for more than 1 M)
+	@$(PY) -m bench.plans $(if $(ROWS),--rows $(ROWS))
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
