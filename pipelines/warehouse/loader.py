@@ -106,8 +106,8 @@ def load_pending(
 
     ``settle_window``: how long after its last message a final campaign still gets receipts
     (it sets ``settles_at`` in ``sms.campaign_poll_state``). Answers are split into lanes
-    loaded side by side by ``workers`` threads (flattening happens in Postgres, so two
-    backends use two cores): one lane per Nixflex campaign for its details, one lane for
+    loaded side by side by ``workers`` threads (while one thread decodes, the other's
+    backend writes its COPY): one lane per Nixflex campaign for its details, one lane for
     every other answer (SMSFactor pages span many campaigns). Inside a lane answers load
     one after the other, oldest first, exactly as a single loader would.
     """
