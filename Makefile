@@ -54,8 +54,8 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.lock
 	@$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -r requirements-bench.lock
 	@touch $@
 
-bench-load: $(BENCH_STAMP) ## load path vs bare COPY, dlt and pandas on the same 1 M rows (ROWS=10000000 for 10 M)
-	@$(PY) -m bench.load $(if $(ROWS),--rows $(ROWS))
+bench-load: $(BENCH_STAMP) ## load path vs bare COPY, dlt and pandas on the same 1 M rows (ROWS=10000000 ONLY='project copy' for 10 M)
+	@$(PY) -m bench.load $(if $(ROWS),--rows $(ROWS)) $(if $(ONLY),--only $(ONLY)) $(if $(REPEAT),--repeat $(REPEAT))
 
 bench-plans: $(STAMP) ## analysts' questions and every check, timed with their query plans (ROWS=… for more than 1 M)
 	@$(PY) -m bench.plans $(if $(ROWS),--rows $(ROWS))
