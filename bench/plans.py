@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from bench.common import machine, warehouse_database, write_result
-from bench.load import _landed, answers, prepare
+from bench.load import _landed, _log, answers, prepare
 from pipelines.warehouse.landing import land_now
 from pipelines.warehouse.loader import load_pending
 from pipelines.warehouse.sqlfiles import SQL_DIR
@@ -50,10 +50,6 @@ QUESTIONS = {
         "where observed_at >= :hour_ago group by 1"
     ),
 }
-
-
-def _log(message: str) -> None:
-    print(f"  {message}", file=sys.stderr, flush=True)
 
 
 def _checks() -> Iterator[tuple[str, str]]:

@@ -34,7 +34,7 @@ def delivery_bucket(status: str) -> str:
 
 # When a campaign stops moving (vendor docs): a Nixflex campaign is final once its status is
 # `done` or `failed` and no recipient is still pending/queued (or in an undocumented state:
-# the loader checks the buckets, sql/load/staged_summary.sql); an SMSFactor campaign once it
+# the loader checks the buckets, vendors/nixflex_bulk.py Summary); an SMSFactor campaign once it
 # is `Sent` or `Denied`. Receipts keep arriving for ~72 h after the last message left, so
 # "final" is not yet "settled": the poller adds that window.
 NIXFLEX_FINAL_STATUSES: Final = frozenset({"done", "failed"})

@@ -14,6 +14,7 @@ recipient aside and load the rest. The campaign's own fields are left to ``nixfl
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -48,19 +49,30 @@ _RECIPIENTS = msgspec.json.Decoder(list[_Recipient])
 
 
 @dataclass(frozen=True)
-class BulkCampaign:
-    """A plain campaign answer: its own fields (for ``nixflex_parse.parse_campaign``), its
-    recipients as rows, and what the loader needs to know about them."""
+class Summary:
+    """What a campaign answer's recipients say, for its dim row and its settlement."""
 
-    header: dict[str, Any]
-    rows: list[RecipientRow]
+    recipients: int
     first_sent: datetime | None
     last_sent: datetime | None
     all_done: bool  # every recipient delivered or failed (none pending or undocumented)
 
-    @property
-    def recipients(self) -> int:
-        return len(self.rows)
+
+@dataclass(frozen=True)
+class BulkCampaign:
+    """A plain campaign answer: its own fields (for ``nixflex_parse.parse_campaign``), its
+    recipients as rows, and their summary."""
+
+    header: dict[str, Any]
+    rows: list[RecipientRow]
+    summary: Summary
+
+
+def summarize(rows: Sequence[RecipientRow]) -> Summary:
+    """The summary of rows built elsewhere (``read`` builds its own in the same pass)."""
+    sent = [row[7] for row in rows if row[7] is not None]
+    done = all(row[2] in _DONE for row in rows)
+    return Summary(len(rows), min(sent, default=None), max(sent, default=None), done)
 
 
 def read(body: bytes) -> BulkCampaign | None:
@@ -118,4 +130,4 @@ def read(body: bytes) -> BulkCampaign | None:
                 sent_at,
             )
         )
-    return BulkCampaign(header, rows, first_sent, last_sent, all_done)
+    return BulkCampaign(header, rows, Summary(len(rows), first_sent, last_sent, all_done))

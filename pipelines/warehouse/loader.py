@@ -85,16 +85,6 @@ class _Landed:
     content_hash: str
 
 
-@dataclass(frozen=True)
-class _Recipients:
-    """What a campaign answer's recipients say, for its dim row and its settlement."""
-
-    count: int
-    first_sent: datetime | None
-    last_sent: datetime | None
-    all_done: bool  # every recipient delivered or failed
-
-
 def load_pending(
     engine: Engine,
     provider: str | None = None,
@@ -296,26 +286,20 @@ def _dispatch(
 def _load_plain_nixflex(
     conn: Connection, landed: _Landed, body: bytes, stats: LoadStats, settle_window: timedelta
 ) -> bool:
-    """Load a plain campaign answer with the fast reader and a binary COPY; False when the
-    answer is not plain, or Postgres refuses a value, so that the careful parser takes it."""
+    """Load a plain campaign answer with the fast reader; False when the answer is not
+    plain, or Postgres refuses a value, so that the careful parser takes it."""
     bulk = nixflex_bulk.read(body)
     if bulk is None:
         return False
     campaign = nixflex_parse.parse_campaign({**bulk.header, "recipients": []})
-    _lock_campaign(conn, campaign.campaign_id)
-    straight_in = bool(bulk.rows) and _first_sight(conn, campaign.campaign_id)
     savepoint = conn.begin_nested()
     try:
-        if straight_in:
-            _copy_facts(conn, campaign.campaign_id, bulk.rows, landed.fetched_at)
-        else:
-            _copy_stage(conn, campaign.campaign_id, bulk.rows, landed.fetched_at)
+        in_facts = _copy_recipients(conn, campaign.campaign_id, bulk.rows, landed.fetched_at)
     except (psycopg.DataError, psycopg.IntegrityError):  # e.g. a NUL character in a text
         savepoint.rollback()
         return False
     savepoint.commit()
-    summary = _Recipients(bulk.recipients, bulk.first_sent, bulk.last_sent, bulk.all_done)
-    _store(conn, campaign, landed, summary, stats, settle_window, in_facts=straight_in)
+    _store(conn, campaign, landed, bulk.summary, stats, settle_window, in_facts)
     return True
 
 
@@ -326,9 +310,8 @@ def _write_nixflex(
     stats: LoadStats,
     settle_window: timedelta,
 ) -> None:
-    """Load a campaign the careful parser read (an answer that is not plain): COPY its
-    recipients into the staging table, then the same road as a plain answer."""
-    _lock_campaign(conn, c.campaign_id)
+    """Load a campaign the careful parser read (an answer that is not plain): the same
+    road as a plain answer, from the parsed records."""
     rows = [
         (
             r.phone,
@@ -342,38 +325,32 @@ def _write_nixflex(
         )
         for r in c.recipients
     ]
-    _copy_stage(conn, c.campaign_id, rows, landed.fetched_at)
-    staged = conn.execute(text(sqlfiles.read("load/staged_summary.sql"))).one()
-    summary = _Recipients(staged.recipients, staged.first_sent, staged.last_sent, staged.all_done)
-    _store(conn, c, landed, summary, stats, settle_window, in_facts=False)
+    in_facts = _copy_recipients(conn, c.campaign_id, rows, landed.fetched_at)
+    _store(conn, c, landed, nixflex_bulk.summarize(rows), stats, settle_window, in_facts)
 
 
 def _store(
     conn: Connection,
     campaign: NixflexCampaign,
     landed: _Landed,
-    recipients: _Recipients,
+    recipients: nixflex_bulk.Summary,
     stats: LoadStats,
     settle_window: timedelta,
     in_facts: bool,
 ) -> None:
-    """The dim row, the facts (already copied in when ``in_facts``; else from staging:
-    straight in for a campaign the warehouse has never held, merged otherwise) and the
-    settlement."""
+    """The dim row, the facts (already copied in when ``in_facts``, else merged from the
+    staging table: only real changes are written) and the settlement."""
     _upsert_nixflex_dim(conn, campaign, landed, recipients.first_sent)
     stats.campaigns += 1
     changed = 0
-    if recipients.count:
+    if recipients.recipients:
         if in_facts:
-            changed = recipients.count
-        elif _first_sight(conn, campaign.campaign_id):
-            conn.execute(text(sqlfiles.read("load/insert_first_sight_from_stage.sql")))
-            changed = recipients.count
+            changed = recipients.recipients
         else:
             transitions = conn.execute(text(sqlfiles.read("load/insert_status_transitions.sql")))
             merged = conn.execute(text(sqlfiles.read("load/merge_recipient_delivery.sql"))).one()
             changed = transitions.rowcount + merged.new_recipients
-        stats.recipients_seen += recipients.count
+        stats.recipients_seen += recipients.recipients
         stats.recipient_changes += changed
     # Final: the vendor says so and no recipient is still pending (or undocumented).
     final = campaign.status in NIXFLEX_FINAL_STATUSES and recipients.all_done
@@ -392,7 +369,8 @@ def _store(
 
 
 def _lock_campaign(conn: Connection, campaign_id: str) -> None:
-    """One loader at a time per campaign, so "never seen" stays true until we commit."""
+    """One loader at a time per campaign, so "never seen" stays true until we commit
+    (taking it again in the same transaction is harmless)."""
     conn.execute(
         text("select pg_advisory_xact_lock(hashtextextended(:key, 0))"),
         {"key": f"nixflex:{campaign_id}"},
@@ -456,14 +434,11 @@ def _settle(
     )
 
 
-_FACT_COPY = (
-    "copy sms.fact_recipient_delivery (campaign_id, phone, status, delivery_bucket, "
-    "twilio_sid, error_message, rendered_message, variables, sent_at, first_seen_at, "
-    "status_changed_at, first_status) from stdin (format binary)"
-)
-_STAGE_COPY = (
-    "copy stage_recipient (campaign_id, phone, status, delivery_bucket, twilio_sid, "
-    "error_message, rendered_message, variables, sent_at, observed_at) "
+# Both COPYs send each recipient exactly as it enters the facts when it is new: its first
+# observation (first_status at first_seen_at). The staging table has the same columns.
+_COPY = (
+    "copy {table} (campaign_id, phone, status, delivery_bucket, twilio_sid, error_message, "
+    "rendered_message, variables, sent_at, first_seen_at, status_changed_at, first_status) "
     "from stdin (format binary)"
 )
 # Binary COPY carries no type per field: the server reads each field as its column's type,
@@ -475,13 +450,18 @@ _STAGE_COPY = (
 _JSONB_V1 = b"\x01"
 
 
-def _copy_facts(
+def _copy_recipients(
     conn: Connection, campaign_id: str, rows: list[RecipientRow], observed_at: datetime
-) -> None:
-    """A campaign seen for the first time: its recipients straight into the facts, each
-    with its first observation (first_status at first_seen_at)."""
+) -> bool:
+    """COPY a campaign's recipients: straight into the facts when the warehouse has never
+    held the campaign (returns True), else into the staging table for the merge (False)."""
+    _lock_campaign(conn, campaign_id)
+    in_facts = bool(rows) and _first_sight(conn, campaign_id)
+    if not in_facts:
+        conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
+    table = "sms.fact_recipient_delivery" if in_facts else "stage_recipient"
     cursor = conn.connection.driver_connection.cursor()
-    with cursor, cursor.copy(_FACT_COPY) as copy:
+    with cursor, cursor.copy(_COPY.format(table=table)) as copy:
         for phone, status, bucket, sid, error, rendered, variables, sent_at in rows:
             copy.write_row(
                 (
@@ -499,30 +479,7 @@ def _copy_facts(
                     status,
                 )
             )
-
-
-def _copy_stage(
-    conn: Connection, campaign_id: str, rows: list[RecipientRow], observed_at: datetime
-) -> None:
-    """Recipients into the (session-local, emptied at commit) staging table."""
-    conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
-    cursor = conn.connection.driver_connection.cursor()
-    with cursor, cursor.copy(_STAGE_COPY) as copy:
-        for phone, status, bucket, sid, error, rendered, variables, sent_at in rows:
-            copy.write_row(
-                (
-                    campaign_id,
-                    phone,
-                    status,
-                    bucket,
-                    sid,
-                    error,
-                    rendered,
-                    variables and _JSONB_V1 + variables,
-                    sent_at,
-                    observed_at,
-                )
-            )
+    return in_facts
 
 
 def _first_sight(conn: Connection, campaign_id: str) -> bool:

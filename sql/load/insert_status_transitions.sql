@@ -5,10 +5,10 @@
 -- (statuses can arrive out of order).
 insert into sms.recipient_status_transition
     (provider, campaign_id, phone, from_status, to_status, observed_at)
-select 'nixflex', s.campaign_id, s.phone, f.status, s.status, s.observed_at
+select 'nixflex', s.campaign_id, s.phone, f.status, s.status, s.status_changed_at
 from stage_recipient as s
 join sms.fact_recipient_delivery as f
     on f.campaign_id = s.campaign_id and f.phone = s.phone
 where f.status is distinct from s.status
-  and f.status_changed_at < s.observed_at
+  and f.status_changed_at < s.status_changed_at
 on conflict do nothing;

@@ -8,7 +8,7 @@ with merged as (
     )
     select
         'nixflex', campaign_id, phone, status, delivery_bucket, twilio_sid, error_message,
-        rendered_message, variables, sent_at, observed_at, observed_at, status
+        rendered_message, variables, sent_at, first_seen_at, status_changed_at, first_status
     from stage_recipient
     on conflict (campaign_id, phone) do update set
         status            = excluded.status,

@@ -1,14 +1,18 @@
--- stage_recipient — grain: one row per recipient of the Nixflex answer being loaded.
--- A session-local scratch table, emptied at each commit, filled by a binary COPY.
+-- stage_recipient — grain: one row per recipient of the Nixflex answer being merged, shaped
+-- exactly as it would enter sms.fact_recipient_delivery if new (first_seen_at,
+-- status_changed_at: this observation's time; first_status: its status). A session-local
+-- scratch table, emptied at each commit, filled by a binary COPY.
 create temp table if not exists stage_recipient (
-    campaign_id      text not null,
-    phone            text not null,
-    status           text not null,
-    delivery_bucket  text not null,
-    twilio_sid       text,
-    error_message    text,
-    rendered_message text,
-    variables        jsonb,
-    sent_at          timestamptz,
-    observed_at      timestamptz not null
+    campaign_id       text not null,
+    phone             text not null,
+    status            text not null,
+    delivery_bucket   text not null,
+    twilio_sid        text,
+    error_message     text,
+    rendered_message  text,
+    variables         jsonb,
+    sent_at           timestamptz,
+    first_seen_at     timestamptz not null,
+    status_changed_at timestamptz not null,
+    first_status      text not null
 ) on commit delete rows;
