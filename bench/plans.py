@@ -22,7 +22,7 @@ from sqlalchemy import Engine, text
 from bench.common import machine, warehouse_database, write_result
 from bench.load import _landed, _log, answers, prepare
 from pipelines.warehouse.landing import land_now
-from pipelines.warehouse.loader import load_pending
+from pipelines.warehouse.lanes import load_pending
 from pipelines.warehouse.sqlfiles import SQL_DIR
 
 QUESTIONS = {

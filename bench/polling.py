@@ -48,7 +48,7 @@ from pipelines.vendors.nixflex_client import NixflexClient
 from pipelines.vendors.ratelimit import RateLimiter
 from pipelines.vendors.smsfactor_client import SmsFactorClient
 from pipelines.warehouse.landing import land_now
-from pipelines.warehouse.loader import load_pending
+from pipelines.warehouse.lanes import load_pending
 
 CYCLE = timedelta(minutes=15)
 LIMIT_PER_MIN = 600

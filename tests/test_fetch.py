@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from pipelines.fetch import fetch_nixflex
 from pipelines.vendors.nixflex_client import NixflexClient
-from pipelines.warehouse.loader import load_pending
+from pipelines.warehouse.lanes import load_pending
 from tests.sync_helpers import rows
 
 

@@ -4,14 +4,17 @@ from a later answer; an answer identical to the last one; a campaign seen for th
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, text
 
-from pipelines.warehouse import loader
+from pipelines.warehouse import lanes, loader
 from pipelines.warehouse.landing import land_now
-from pipelines.warehouse.loader import load_pending
+from pipelines.warehouse.lanes import load_pending
+from pipelines.warehouse.loader import LoadStats, load_answers
 from tests.sync_helpers import rows, scalar
 from tests.test_loader import T, nixflex_detail, recipient
 
@@ -237,3 +240,50 @@ def test_an_answer_the_fast_reader_declines_goes_to_the_parser_and_loses_one_ite
     assert stats.responses_loaded == 1 and stats.items_quarantined == 1
     assert scalar(engine, "select count(*) from sms.fact_recipient_delivery") == 4
     assert scalar(engine, "select kind from raw.quarantine") == "invalid_item"
+
+
+def _load_campaigns(engine: Engine, load: Callable[[], LoadStats]) -> tuple:
+    """Six campaigns of two answers each (the later one moves statuses), loaded by ``load``."""
+    for n in range(6):
+        people = [recipient(f"+44{n}{k:02d}", "sent") for k in range(20)]
+        land_now(engine, nixflex_detail(f"smsc_{n}", people, T))
+        moved = [{**p, "status": "delivered"} for p in people[::2]] + people[1::2]
+        land_now(engine, nixflex_detail(f"smsc_{n}", moved, T + timedelta(hours=1)))
+    stats = load()
+    assert stats.responses_loaded == 12
+    dim = "select * from sms.dim_campaign order by campaign_id"
+    return rows(engine, FACTS), rows(engine, CHANGES), rows(engine, dim)
+
+
+def test_helper_processes_load_what_one_loader_loads(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alone = _load_campaigns(engine, lambda: load_pending(engine, processes=1))
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "truncate raw.vendor_response, raw.quarantine, sms.dim_campaign, "
+                "sms.fact_recipient_delivery, sms.recipient_status_transition, "
+                "sms.campaign_poll_state restart identity cascade"
+            )
+        )
+    # Any load counts as large here, and this process loads slowly, so that the helper (a
+    # process of its own, unaffected by this patch) surely takes some of the lanes.
+    monkeypatch.setattr(lanes, "PARALLEL_FROM_BYTES", 0)
+    here: list[list[int]] = []
+
+    def slow(engine: Engine, lane: list[int], settle_window: timedelta) -> LoadStats:
+        here.append(lane)
+        time.sleep(0.5)
+        return load_answers(engine, lane, settle_window)
+
+    monkeypatch.setattr(lanes, "load_answers", slow)
+    said: list[str] = []
+    together = _load_campaigns(
+        engine, lambda: load_pending(engine, progress=said.append, processes=2)
+    )
+    assert 0 < len(here) < 6  # both this process and the helper loaded campaigns
+    assert "6 lanes, 2 processes" in said[0]
+    assert together == alone
+    # Each campaign's two answers were loaded in order: the later status won.
+    assert {r["status"] for r in together[0] if r["phone"].endswith(("00", "02"))} == {"delivered"}

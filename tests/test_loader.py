@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from pipelines.vendors.raw import RawResponse
 from pipelines.warehouse.checks import run_check
 from pipelines.warehouse.landing import land_now
-from pipelines.warehouse.loader import load_pending
+from pipelines.warehouse.lanes import load_pending
 from tests.sync_helpers import BUCKET, rows, scalar
 
 T = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)

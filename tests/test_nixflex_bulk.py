@@ -11,6 +11,7 @@ import pytest
 
 from pipelines.rules import delivery_bucket
 from pipelines.vendors import nixflex_bulk, nixflex_parse
+from tests.test_loader import T as AT
 from tests.test_loader import recipient
 
 HEADER = {
@@ -35,6 +36,7 @@ def _careful_rows(body: bytes) -> list[tuple]:
     campaign = nixflex_parse.parse_campaign(json.loads(body))
     return [
         (
+            campaign.campaign_id,
             r.phone,
             r.status,
             delivery_bucket(r.status),
@@ -43,13 +45,18 @@ def _careful_rows(body: bytes) -> list[tuple]:
             r.rendered_message,
             r.variables,
             r.sent_at,
+            AT,
+            AT,
+            r.status,
         )
         for r in campaign.recipients
     ]
 
 
 def _fast_rows(bulk: nixflex_bulk.BulkCampaign) -> list[tuple]:
-    return [(*r[:6], None if r[6] is None else json.loads(r[6]), r[7]) for r in bulk.rows]
+    """The rows with `variables` decoded (jsonb's binary form: version byte 1, then JSON)."""
+    assert all(r[7] is None or r[7][:1] == b"\x01" for r in bulk.rows)
+    return [(*r[:7], None if r[7] is None else json.loads(r[7][1:]), *r[8:]) for r in bulk.rows]
 
 
 PLAIN_VARIANTS = {
@@ -77,10 +84,10 @@ PLAIN_VARIANTS = {
 @pytest.mark.parametrize("people", PLAIN_VARIANTS.values(), ids=PLAIN_VARIANTS.keys())
 def test_a_plain_answer_gives_what_the_careful_parser_gives(people: list[Any]) -> None:
     body = _body(people)
-    bulk = nixflex_bulk.read(body)
+    bulk = nixflex_bulk.read(body, AT)
     assert bulk is not None
     assert _fast_rows(bulk) == _careful_rows(body)
-    sent = [row[7] for row in _careful_rows(body) if row[7] is not None]
+    sent = [row[8] for row in _careful_rows(body) if row[8] is not None]
     summary = bulk.summary
     assert summary.first_sent == min(sent, default=None)
     assert summary.last_sent == max(sent, default=None)
@@ -104,23 +111,41 @@ NOT_PLAIN = {
 
 @pytest.mark.parametrize("people", NOT_PLAIN.values(), ids=NOT_PLAIN.keys())
 def test_an_answer_that_is_not_plain_is_left_to_the_careful_parser(people: list[Any]) -> None:
-    assert nixflex_bulk.read(_body(people)) is None
+    assert nixflex_bulk.read(_body(people), AT) is None
 
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"{", b"[]", b'{"campaign_id": "x"}', b'{"recipients": {}}', _body([])[:-5]],
-    ids=["empty", "truncated", "array", "no recipients key", "recipients object", "cut"],
+    [
+        b"",
+        b"{",
+        b"[]",
+        b'{"campaign_id": "x"}',
+        b'{"recipients": {}}',
+        _body([])[:-5],
+        b'{"recipients": []}',
+        _body([], campaign_id=["x"]),
+    ],
+    ids=[
+        "empty",
+        "truncated",
+        "array",
+        "no recipients key",
+        "recipients object",
+        "cut",
+        "no campaign id",
+        "campaign id a list",
+    ],
 )
 def test_an_unreadable_answer_is_declined_not_raised(body: bytes) -> None:
-    assert nixflex_bulk.read(body) is None
+    assert nixflex_bulk.read(body, AT) is None
 
 
 def test_all_done_only_when_every_recipient_is_delivered_or_failed() -> None:
     first = recipient("+441", "delivered")
-    done = nixflex_bulk.read(_body([first, recipient("+442", "sent")]))
-    waiting = nixflex_bulk.read(_body([first, recipient("+442", "queued")]))
-    odd = nixflex_bulk.read(_body([recipient("+441", "sending")]))
+    done = nixflex_bulk.read(_body([first, recipient("+442", "sent")]), AT)
+    waiting = nixflex_bulk.read(_body([first, recipient("+442", "queued")]), AT)
+    odd = nixflex_bulk.read(_body([recipient("+441", "sending")]), AT)
     assert done is not None and done.summary.all_done
     assert waiting is not None and not waiting.summary.all_done
     assert odd is not None and not odd.summary.all_done

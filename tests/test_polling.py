@@ -20,7 +20,7 @@ from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, SimClock
 from pipelines.vendors.nixflex_client import ListPage, NixflexClient
 from pipelines.vendors.ratelimit import RateLimiter
 from pipelines.vendors.smsfactor_client import SmsFactorClient
-from pipelines.warehouse.loader import load_pending
+from pipelines.warehouse.lanes import load_pending
 from tests.conftest import T0
 from tests.sync_helpers import checks_by_name, rows, run_full_sync, scalar
 

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from pipelines.defs.raw_assets import FRESHNESS, NIXFLEX_RAW, SMSFACTOR_RAW
 from pipelines.defs.resources import PollingResource, WarehouseResource
 from pipelines.warehouse import introspect
-from pipelines.warehouse.loader import load_pending
+from pipelines.warehouse.lanes import load_pending
 
 DIM_CAMPAIGN = dg.AssetKey(["sms", "dim_campaign"])
 FACT_RECIPIENT_DELIVERY = dg.AssetKey(["sms", "fact_recipient_delivery"])

@@ -1,14 +1,15 @@
 """The usual Nixflex campaign answer, read fast: typed decoding (msgspec) straight from the
-bytes to rows ready for a binary COPY, with no dict per recipient.
+bytes to the rows of the loader's binary COPY, in one pass, with no dict per recipient.
 
-``read(body)`` gives a ``BulkCampaign`` only when the answer is *plain*: every recipient is
-an object whose ``phone`` and ``status`` are non-empty strings, whose other text fields are
-strings or null, whose ``variables`` is an object or null and whose ``sent_at`` is null,
-empty or ISO-8601, with no phone listed twice. Exactly then the careful parser
-(``nixflex_parse``) would load every recipient as is, and the rows here are the ones it
-would give (``tests/test_load_paths.py`` loads tricky answers both ways). Anything else
-gives None and the caller hands the answer to ``nixflex_parse``, which can set one bad
-recipient aside and load the rest. The campaign's own fields are left to ``nixflex_parse``.
+``read(body, observed_at)`` gives a ``BulkCampaign`` only when the answer is *plain*: its
+``campaign_id`` is readable, and every recipient is an object whose ``phone`` and
+``status`` are non-empty strings, whose other text fields are strings or null, whose
+``variables`` is an object or null and whose ``sent_at`` is null, empty or ISO-8601, with
+no phone listed twice. Exactly then the careful parser (``nixflex_parse``) would load every
+recipient as is, and the rows here are the ones it would give (``tests/test_nixflex_bulk.py``
+and ``tests/test_load_paths.py`` hold the two to that). Anything else gives None and the
+caller hands the answer to ``nixflex_parse``, which can set one bad recipient aside and load
+the rest. The campaign's other fields are left to ``nixflex_parse``.
 """
 
 from __future__ import annotations
@@ -22,16 +23,46 @@ from typing import Any
 import msgspec
 
 from pipelines.rules import DELIVERED, FAILED, NIXFLEX_STATUS_BUCKET, UNKNOWN
+from pipelines.vendors import fields
 from pipelines.vendors.fields import iso_to_utc
+from pipelines.vendors.records import ItemProblem
 
 _NULL = msgspec.Raw(b"null")
 _DONE = frozenset({DELIVERED, FAILED})
 
-# One recipient row: phone, status, delivery_bucket, twilio_sid, error_message,
-# rendered_message, variables (the object's JSON bytes, as sent), sent_at (UTC).
+# One recipient as the loader's binary COPY sends it: its first observation, exactly as it
+# enters sms.fact_recipient_delivery when new. Built here, in the decoding pass, because a
+# tuple per recipient is the hot path's main cost in Python.
+COPY_COLUMNS = (
+    "campaign_id",
+    "phone",
+    "status",
+    "delivery_bucket",
+    "twilio_sid",
+    "error_message",
+    "rendered_message",
+    "variables",  # jsonb's binary form: a version byte, then the JSON text as the vendor sent it
+    "sent_at",  # UTC
+    "first_seen_at",  # this observation's time
+    "status_changed_at",  # the same
+    "first_status",  # the same as status
+)
 RecipientRow = tuple[
-    str, str, str, str | None, str | None, str | None, bytes | None, datetime | None
+    str,
+    str,
+    str,
+    str,
+    str | None,
+    str | None,
+    str | None,
+    bytes | None,
+    datetime | None,
+    datetime,
+    datetime,
+    str,
 ]
+_SENT_AT, _BUCKET = COPY_COLUMNS.index("sent_at"), COPY_COLUMNS.index("delivery_bucket")
+JSONB_V1 = b"\x01"  # binary COPY of jsonb: version 1, then the text (no re-encoding here)
 
 
 class _Recipient(msgspec.Struct, gc=False):  # flat strings: no cycles to track
@@ -64,19 +95,39 @@ class BulkCampaign:
     recipients as rows, and their summary."""
 
     header: dict[str, Any]
+    campaign_id: str
     rows: list[RecipientRow]
     summary: Summary
 
 
+def recipient_row(
+    campaign_id: str,
+    phone: str,
+    status: str,
+    twilio_sid: str | None,
+    error_message: str | None,
+    rendered_message: str | None,
+    variables_json: bytes | None,
+    sent_at: datetime | None,
+    observed_at: datetime,
+) -> RecipientRow:
+    """The row of a recipient read some other way (the careful parser's records)."""
+    bucket = NIXFLEX_STATUS_BUCKET.get(status, UNKNOWN)
+    variables = None if variables_json is None else JSONB_V1 + variables_json
+    return (campaign_id, phone, status, bucket, twilio_sid, error_message, rendered_message,
+            variables, sent_at, observed_at, observed_at, status)  # fmt: skip
+
+
 def summarize(rows: Sequence[RecipientRow]) -> Summary:
     """The summary of rows built elsewhere (``read`` builds its own in the same pass)."""
-    sent = [row[7] for row in rows if row[7] is not None]
-    done = all(row[2] in _DONE for row in rows)
+    sent = [row[_SENT_AT] for row in rows if row[_SENT_AT] is not None]
+    done = all(row[_BUCKET] in _DONE for row in rows)
     return Summary(len(rows), min(sent, default=None), max(sent, default=None), done)
 
 
-def read(body: bytes) -> BulkCampaign | None:
-    """The answer's rows when it is plain (see the module), else None."""
+def read(body: bytes, observed_at: datetime) -> BulkCampaign | None:
+    """The answer's rows, observed at ``observed_at``, when it is plain (see the module);
+    else None."""
     try:
         top = _TOP.decode(body)
         listed = top.pop("recipients", None)
@@ -85,9 +136,12 @@ def read(body: bytes) -> BulkCampaign | None:
         people = _RECIPIENTS.decode(listed)
         # The campaign's own fields are few: read them as the careful parser would.
         header = {key: json.loads(bytes(value)) for key, value in top.items()}
-    except (msgspec.DecodeError, ValueError):  # ValidationError is a DecodeError
+        campaign_id = fields.text(header, "campaign_id", required=True)
+    except (msgspec.DecodeError, ValueError, ItemProblem):  # ValidationError: a DecodeError
         return None
+    assert campaign_id is not None  # required=True
     rows: list[RecipientRow] = []
+    append = rows.append
     seen: set[str] = set()
     times: dict[str, datetime] = {}
     first_sent = last_sent = None
@@ -98,11 +152,11 @@ def read(body: bytes) -> BulkCampaign | None:
         if not phone or not status or phone in seen:
             return None
         seen.add(phone)
-        variables: bytes | None = bytes(r.variables)
-        if variables == b"null":
-            variables = None
-        elif variables[:1] != b"{":
-            return None
+        variables: bytes | None = None
+        if r.variables != _NULL:
+            variables = JSONB_V1 + r.variables
+            if variables[1:2] != b"{":
+                return None
         sent_at = None
         if r.sent_at:
             sent_at = times.get(r.sent_at)
@@ -111,15 +165,17 @@ def read(body: bytes) -> BulkCampaign | None:
                     sent_at = times[r.sent_at] = iso_to_utc(r.sent_at)
                 except ValueError:
                     return None
-            if first_sent is None or sent_at < first_sent:
-                first_sent = sent_at
-            if last_sent is None or sent_at > last_sent:
-                last_sent = sent_at
+                # Only a text not seen before can be a new earliest or latest time.
+                if first_sent is None or sent_at < first_sent:
+                    first_sent = sent_at
+                if last_sent is None or sent_at > last_sent:
+                    last_sent = sent_at
         bucket = buckets.get(status, UNKNOWN)
-        if bucket not in _DONE:
+        if all_done and bucket not in _DONE:
             all_done = False
-        rows.append(
+        append(
             (
+                campaign_id,
                 phone,
                 status,
                 bucket,
@@ -128,6 +184,10 @@ def read(body: bytes) -> BulkCampaign | None:
                 r.rendered_message or None,
                 variables,
                 sent_at,
+                observed_at,
+                observed_at,
+                status,
             )
         )
-    return BulkCampaign(header, rows, Summary(len(rows), first_sent, last_sent, all_done))
+    summary = Summary(len(rows), first_sent, last_sent, all_done)
+    return BulkCampaign(header, campaign_id, rows, summary)

@@ -1,10 +1,10 @@
-"""Turn landed answers into the ``sms`` facts: every pending answer ends loaded or quarantined.
+"""Turn landed answers into the ``sms`` facts: every answer loaded ends loaded or quarantined.
 
-Answers are read back from ``raw.vendor_response`` (never from memory), oldest first, one
-transaction each: the facts an answer produces and its new ``load_status`` commit together,
-so a crash leaves the answer pending and the facts as they were. ``FOR UPDATE SKIP LOCKED``
-lets two loaders run at once without loading an answer twice; one lane per Nixflex
-campaign keeps each campaign's answers in order while campaigns load side by side.
+Answers are read back from ``raw.vendor_response`` (never from memory), one transaction
+each: the facts an answer produces and its new ``load_status`` commit together, so a crash
+leaves the answer pending and the facts as they were. ``FOR UPDATE SKIP LOCKED`` lets two
+loaders run at once without loading an answer twice. Which answers load in which order,
+and side by side, is ``lanes``' concern.
 
 A Nixflex campaign answer takes one of three roads: the same bytes as the answer before it
 → recorded as a poll, not read; plain recipients (the usual case) → read by the fast reader
@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +29,7 @@ import psycopg
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError, IntegrityError
 
-from pipelines.rules import NIXFLEX_FINAL_STATUSES, SMSFACTOR_FINAL_STATUSES, delivery_bucket
+from pipelines.rules import NIXFLEX_FINAL_STATUSES, SMSFACTOR_FINAL_STATUSES
 from pipelines.vendors import nixflex_bulk, nixflex_parse, smsfactor_parse
 from pipelines.vendors.nixflex_bulk import RecipientRow
 from pipelines.vendors.records import (
@@ -85,56 +83,16 @@ class _Landed:
     content_hash: str
 
 
-def load_pending(
-    engine: Engine,
-    provider: str | None = None,
-    progress: Callable[[str], None] | None = None,
-    settle_window: timedelta = SETTLE_WINDOW,
-    workers: int = 2,
-) -> LoadStats:
-    """Load every pending answer (of one provider, or all), oldest first.
-
-    ``settle_window``: how long after its last message a final campaign still gets receipts
-    (it sets ``settles_at`` in ``sms.campaign_poll_state``). Answers are split into lanes
-    loaded side by side by ``workers`` threads (while one thread decodes, the other's
-    backend writes its COPY): one lane per Nixflex campaign for its details, one lane for
-    every other answer (SMSFactor pages span many campaigns). Inside a lane answers load
-    one after the other, oldest first, exactly as a single loader would.
-    """
-    with engine.connect() as conn:
-        pending = conn.execute(
-            text(sqlfiles.read("load/pending_answers.sql")), {"provider": provider}
-        ).all()
-    lanes: dict[str, list[int]] = {}
-    for row in pending:
-        per_campaign = row.provider == "nixflex" and row.endpoint == "campaign.get"
-        lane = f"nixflex:{row.campaign_id}" if per_campaign else ""
-        lanes.setdefault(lane, []).append(row.response_id)
-
-    total = LoadStats()
-    lock = threading.Lock()
-
-    def load_lane(response_ids: list[int]) -> None:
-        for response_id in response_ids:
-            stats = LoadStats()
-            with engine.begin() as conn:
-                landed = _lock_pending(conn, response_id)
-                if landed is not None:
-                    _load_one(conn, landed, stats, settle_window)
-            with lock:
-                total.add(stats)
-                done = total.responses_loaded + total.responses_quarantined
-                if progress and (done % 50 == 0 or done == len(pending)):
-                    progress(
-                        f"loaded {done}/{len(pending)} answers ({total.campaigns} campaigns, "
-                        f"{total.recipient_changes} recipient changes)"
-                    )
-
-    # Longest lanes first, so that no long lane is left running alone at the end.
-    ordered = sorted(lanes.values(), key=len, reverse=True)
-    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="loader") as pool:
-        list(pool.map(load_lane, ordered))
-    return total
+def load_answers(engine: Engine, response_ids: list[int], settle_window: timedelta) -> LoadStats:
+    """Load these pending answers one after the other, in this order, one transaction each
+    (an answer another loader holds, or has loaded meanwhile, is skipped)."""
+    stats = LoadStats()
+    for response_id in response_ids:
+        with engine.begin() as conn:
+            landed = _lock_pending(conn, response_id)
+            if landed is not None:
+                _load_one(conn, landed, stats, settle_window)
+    return stats
 
 
 def _lock_pending(conn: Connection, response_id: int) -> _Landed | None:
@@ -288,13 +246,13 @@ def _load_plain_nixflex(
 ) -> bool:
     """Load a plain campaign answer with the fast reader; False when the answer is not
     plain, or Postgres refuses a value, so that the careful parser takes it."""
-    bulk = nixflex_bulk.read(body)
+    bulk = nixflex_bulk.read(body, landed.fetched_at)
     if bulk is None:
         return False
     campaign = nixflex_parse.parse_campaign({**bulk.header, "recipients": []})
     savepoint = conn.begin_nested()
     try:
-        in_facts = _copy_recipients(conn, campaign.campaign_id, bulk.rows, landed.fetched_at)
+        in_facts = _copy_recipients(conn, bulk.campaign_id, bulk.rows)
     except (psycopg.DataError, psycopg.IntegrityError):  # e.g. a NUL character in a text
         savepoint.rollback()
         return False
@@ -313,19 +271,20 @@ def _write_nixflex(
     """Load a campaign the careful parser read (an answer that is not plain): the same
     road as a plain answer, from the parsed records."""
     rows = [
-        (
+        nixflex_bulk.recipient_row(
+            c.campaign_id,
             r.phone,
             r.status,
-            delivery_bucket(r.status),
             r.twilio_sid,
             r.error_message,
             r.rendered_message,
             None if r.variables is None else json.dumps(r.variables).encode(),
             r.sent_at,
+            landed.fetched_at,
         )
         for r in c.recipients
     ]
-    in_facts = _copy_recipients(conn, c.campaign_id, rows, landed.fetched_at)
+    in_facts = _copy_recipients(conn, c.campaign_id, rows)
     _store(conn, c, landed, nixflex_bulk.summarize(rows), stats, settle_window, in_facts)
 
 
@@ -434,25 +393,14 @@ def _settle(
     )
 
 
-# Both COPYs send each recipient exactly as it enters the facts when it is new: its first
-# observation (first_status at first_seen_at). The staging table has the same columns.
-_COPY = (
-    "copy {table} (campaign_id, phone, status, delivery_bucket, twilio_sid, error_message, "
-    "rendered_message, variables, sent_at, first_seen_at, status_changed_at, first_status) "
-    "from stdin (format binary)"
-)
+_COPY = f"copy {{table}} ({', '.join(nixflex_bulk.COPY_COLUMNS)}) from stdin (format binary)"
 # Binary COPY carries no type per field: the server reads each field as its column's type,
 # and psycopg picks each field's binary form from its Python type (str → text, aware
-# datetime → timestamptz, bytes → as they are), which is exactly what the columns hold.
-# jsonb's binary form is a version byte (1) then the JSON text, so `variables` (JSON text
-# already, exactly as the vendor sent it) goes as bytes with that byte in front: no
-# re-encoding in Python, one parse in Postgres.
-_JSONB_V1 = b"\x01"
+# datetime → timestamptz, bytes → as they are: `variables` is already in jsonb's binary
+# form), which is exactly what the columns hold. The staging table has the same columns.
 
 
-def _copy_recipients(
-    conn: Connection, campaign_id: str, rows: list[RecipientRow], observed_at: datetime
-) -> bool:
+def _copy_recipients(conn: Connection, campaign_id: str, rows: list[RecipientRow]) -> bool:
     """COPY a campaign's recipients: straight into the facts when the warehouse has never
     held the campaign (returns True), else into the staging table for the merge (False)."""
     _lock_campaign(conn, campaign_id)
@@ -462,23 +410,8 @@ def _copy_recipients(
     table = "sms.fact_recipient_delivery" if in_facts else "stage_recipient"
     cursor = conn.connection.driver_connection.cursor()
     with cursor, cursor.copy(_COPY.format(table=table)) as copy:
-        for phone, status, bucket, sid, error, rendered, variables, sent_at in rows:
-            copy.write_row(
-                (
-                    campaign_id,
-                    phone,
-                    status,
-                    bucket,
-                    sid,
-                    error,
-                    rendered,
-                    variables and _JSONB_V1 + variables,
-                    sent_at,
-                    observed_at,
-                    observed_at,
-                    status,
-                )
-            )
+        for row in rows:
+            copy.write_row(row)
     return in_facts
 
 

@@ -3,8 +3,8 @@
 -- status_changed_at: this observation's time; first_status: its status). A session-local
 -- scratch table, emptied at each commit, filled by a binary COPY.
 create temp table if not exists stage_recipient (
-    campaign_id       text not null,
-    phone             text not null,
+    campaign_id       text collate "C" not null,  -- as in the facts (migration 0018)
+    phone             text collate "C" not null,
     status            text not null,
     delivery_bucket   text not null,
     twilio_sid        text,

@@ -1,0 +1,134 @@
+"""Which pending answers load in which order, and how many load side by side.
+
+Pending answers are split into *lanes*: one per Nixflex campaign for its details (so a
+campaign's answers load one after the other, oldest first, exactly as a single loader
+would), and one lane for every other answer (SMSFactor pages span many campaigns). Lanes
+are independent, so they load side by side.
+
+Side by side means processes, not threads: loading is CPU work in Python (decoding, rows
+for COPY) as much as in Postgres, and threads would share one interpreter lock. A large
+load (a backfill, a forced refresh) starts helper processes (``multiprocessing`` with
+*spawn*, from the standard library) that take lanes from the same list as this process,
+which starts loading at once instead of waiting for them; a small load, the usual poll,
+stays in this process, since a helper costs about 0.4 s to start. Each answer is still one
+transaction with ``FOR UPDATE SKIP LOCKED``, so any mix of loaders, here or in another
+sync, loads each answer once.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import Engine, text
+
+from pipelines.warehouse import sqlfiles
+from pipelines.warehouse.engine import get_engine
+from pipelines.warehouse.loader import SETTLE_WINDOW, LoadStats, load_answers
+
+# Below this many bytes of pending answers a helper process costs more than it saves
+# (bench-load: one helper starts in ~0.4 s; 16 MB of Nixflex answers is ~70 k recipients,
+# about 0.5 s of loading).
+PARALLEL_FROM_BYTES = 16 * 2**20
+MAX_PROCESSES = 4  # each loader keeps about one core busy, its own and its backend's
+
+
+def default_processes() -> int:
+    """Loaders side by side for a large load: one per core, at most ``MAX_PROCESSES``."""
+    return max(1, min(os.cpu_count() or 1, MAX_PROCESSES))
+
+
+def load_pending(
+    engine: Engine,
+    provider: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    settle_window: timedelta = SETTLE_WINDOW,
+    processes: int | None = None,
+) -> LoadStats:
+    """Load every pending answer (of one provider, or all), in lanes (see the module).
+
+    ``settle_window``: how long after its last message a final campaign still gets receipts
+    (it sets ``settles_at`` in ``sms.campaign_poll_state``). ``processes``: loaders side by
+    side for a large load (default: ``default_processes()``; 1 keeps everything here).
+    ``progress`` gets a line every 50 answers and at the end.
+    """
+    with engine.connect() as conn:
+        pending = conn.execute(
+            text(sqlfiles.read("load/pending_answers.sql")), {"provider": provider}
+        ).all()
+    lanes: dict[str, list[int]] = {}
+    for row in pending:
+        per_campaign = row.provider == "nixflex" and row.endpoint == "campaign.get"
+        lane = f"nixflex:{row.campaign_id}" if per_campaign else ""
+        lanes.setdefault(lane, []).append(row.response_id)
+    # Longest lanes first, so that no long lane is left running alone at the end.
+    todo = deque(sorted(lanes.values(), key=len, reverse=True))
+    wanted = default_processes() if processes is None else max(1, processes)
+    large = sum(row.body_bytes or 0 for row in pending) >= PARALLEL_FROM_BYTES
+    helpers = min(wanted, len(todo)) - 1 if large else 0
+    if progress and pending:
+        loaders = f"{helpers + 1} processes" if helpers else "1 process"
+        progress(f"loading {len(pending)} answers: {len(todo)} lanes, {loaders}")
+
+    total = LoadStats()
+    lock = threading.Lock()
+    failed = threading.Event()
+
+    def take() -> list[int] | None:
+        try:
+            return None if failed.is_set() else todo.popleft()  # deque: thread-safe
+        except IndexError:
+            return None
+
+    def record(stats: LoadStats) -> None:
+        with lock:
+            before = total.responses_loaded + total.responses_quarantined
+            total.add(stats)
+            done = total.responses_loaded + total.responses_quarantined
+            if progress and (done // 50 > before // 50 or done == len(pending)):
+                progress(
+                    f"loaded {done}/{len(pending)} answers ({total.campaigns} campaigns, "
+                    f"{total.recipients_seen:,} recipients, "
+                    f"{total.recipient_changes:,} recipient changes)"
+                )
+
+    def run(load: Callable[[list[int]], LoadStats]) -> None:
+        try:
+            while (lane := take()) is not None:
+                record(load(lane))
+        except BaseException:
+            failed.set()  # the others finish the answer they hold, then stop
+            raise
+
+    def here(lane: list[int]) -> LoadStats:
+        return load_answers(engine, lane, settle_window)
+
+    if not helpers:
+        run(here)
+        return total
+
+    url = engine.url.render_as_string(hide_password=False)  # to the helpers only, by pipe
+    spawn = multiprocessing.get_context("spawn")
+    with (
+        ProcessPoolExecutor(helpers, mp_context=spawn) as pool,
+        ThreadPoolExecutor(helpers, thread_name_prefix="load-helper") as feeders,
+    ):
+
+        def there(lane: list[int]) -> LoadStats:
+            return pool.submit(_load_in_helper, url, lane, settle_window).result()
+
+        fed = [feeders.submit(run, there) for _ in range(helpers)]
+        run(here)
+        for feeder in fed:
+            feeder.result()  # a helper's error is raised here, after every lane stopped
+    return total
+
+
+def _load_in_helper(url: str, lane: list[int], settle_window: timedelta) -> LoadStats:
+    """One lane, in a helper process (one engine per process, reused across lanes)."""
+    return load_answers(get_engine(url), lane, settle_window)
