@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo dev dev-demo sync test lint format psql simulator clean lock bench-polling bench-load bench-plans
+.PHONY: install demo dev dev-demo sync test lint format psql raw-body simulator clean lock bench-polling bench-load bench-plans
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ simulator: $(STAMP) ## the vendor simulator alone, on port 8765
 
 psql: $(STAMP) ## a psql session on the warehouse (embedded or WAREHOUSE_URL)
 	@$(PY) -m pipelines.cli psql
+
+raw-body: $(STAMP) ## the bytes of one landed answer as received: make raw-body ID=<response_id>
+	@test -n "$(ID)" || { echo "usage: make raw-body ID=<raw.vendor_response.response_id>" >&2; exit 2; }
+	@$(PY) -m pipelines.cli raw-body $(ID)
 
 test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## lint, then every test
 	@$(VENV)/bin/ruff check .

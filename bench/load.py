@@ -120,10 +120,16 @@ def prepare(rows: int) -> Path:
     return directory
 
 
+def answer_files(directory: Path) -> Iterator[tuple[str, Path]]:
+    """(campaign_id, file of its answer) of every saved campaign, in order."""
+    for path in sorted(directory.glob("*.json")):
+        yield path.stem.split("_", 1)[1], path
+
+
 def answers(directory: Path) -> Iterator[tuple[str, bytes]]:
     """(campaign_id, answer body) of every saved campaign, in order."""
-    for path in sorted(directory.glob("*.json")):
-        yield path.stem.split("_", 1)[1], path.read_bytes()
+    for campaign_id, path in answer_files(directory):
+        yield campaign_id, path.read_bytes()
 
 
 def flatten(doc: dict) -> Iterator[tuple[object, ...]]:
@@ -159,6 +165,12 @@ def _landed(campaign_id: str, body: bytes, at: datetime) -> RawResponse:
     )
 
 
+def _land(engine: Engine, campaign_id: str, path: Path, at: datetime) -> int:
+    # The answer is received (read) and made (hashed) in the landing thread, as the
+    # poller's fetch threads receive and make theirs.
+    return land_now(engine, _landed(campaign_id, path.read_bytes(), at))
+
+
 def run_project(engine: Engine, directory: Path) -> dict[str, object]:
     phases: dict[str, float] = {}
 
@@ -168,8 +180,8 @@ def run_project(engine: Engine, directory: Path) -> dict[str, object]:
         # answers in flight at a time, never all of them in memory).
         with ThreadPoolExecutor(4) as pool:
             in_flight: deque[Future[int]] = deque()
-            for campaign_id, body in answers(directory):
-                in_flight.append(pool.submit(land_now, engine, _landed(campaign_id, body, at)))
+            for campaign_id, path in answer_files(directory):
+                in_flight.append(pool.submit(_land, engine, campaign_id, path, at))
                 if len(in_flight) >= 8:
                     in_flight.popleft().result()
             for future in in_flight:

@@ -1,4 +1,5 @@
-"""Command line behind the Makefile: ``sync``, ``demo``, ``dev-demo``, ``psql``, ``stop-embedded``.
+"""Command line behind the Makefile: ``sync``, ``demo``, ``dev-demo``, ``psql``, ``raw-body``,
+``stop-embedded``.
 
 ``sync`` runs the ``full_sync`` job in this process against the Dagster instance in
 ``DAGSTER_HOME`` (so the run shows in the UI), then prints every check's result and, for
@@ -155,6 +156,33 @@ def cmd_psql(_: argparse.Namespace) -> int:
     return subprocess.call([psql_binary(), libpq])
 
 
+def cmd_raw_body(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import OperationalError
+
+    from pipelines.warehouse.bodies import read_back
+    from pipelines.warehouse.engine import WarehouseUnavailable, get_engine
+    from pipelines.warehouse.migrate import ensure_migrated
+
+    _load_dotenv()
+    try:
+        engine = get_engine(os.environ.get("WAREHOUSE_URL"))
+        ensure_migrated(engine)
+        with engine.connect() as conn:
+            payload, body = read_back(conn, args.response_id)
+    except (WarehouseUnavailable, OperationalError) as exc:
+        print(f"cannot read the warehouse: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+    if body is None and payload is None:
+        print(f"no answer {args.response_id} in raw.vendor_response", file=sys.stderr)
+        return 1
+    if body is None:  # landed as jsonb, before migration 0016
+        import json
+
+        body = json.dumps(payload).encode()
+    sys.stdout.buffer.write(body)
+    return 0
+
+
 def cmd_stop_embedded(_: argparse.Namespace) -> int:
     from pipelines.warehouse.engine import stop_embedded
 
@@ -170,9 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         ("demo", cmd_demo, "simulator + embedded warehouse + one sync + a summary"),
         ("dev-demo", cmd_dev_demo, "the Dagster UI polling the built-in simulator"),
         ("psql", cmd_psql, "psql on the warehouse"),
+        ("raw-body", cmd_raw_body, "the bytes of one landed answer, as received"),
         ("stop-embedded", cmd_stop_embedded, "stop the embedded Postgres server"),
     ):
-        sub.add_parser(name, help=text).set_defaults(fn=fn)
+        command = sub.add_parser(name, help=text)
+        command.set_defaults(fn=fn)
+        if name == "raw-body":
+            command.add_argument("response_id", type=int, help="raw.vendor_response.response_id")
     args = parser.parse_args(argv)
     return int(args.fn(args))
 

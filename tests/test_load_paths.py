@@ -283,7 +283,7 @@ def test_helper_processes_load_what_one_loader_loads(
         engine, lambda: load_pending(engine, progress=said.append, processes=2)
     )
     assert 0 < len(here) < 6  # both this process and the helper loaded campaigns
-    assert "6 lanes, 2 processes" in said[0]
+    assert "6 lanes, 2 processes" in said[0], said
     assert together == alone
     # Each campaign's two answers were loaded in order: the later status won.
     assert {r["status"] for r in together[0] if r["phone"].endswith(("00", "02"))} == {"delivered"}

@@ -13,6 +13,10 @@ which starts loading at once instead of waiting for them; a small load, the usua
 stays in this process, since a helper costs about 0.4 s to start. Each answer is still one
 transaction with ``FOR UPDATE SKIP LOCKED``, so any mix of loaders, here or in another
 sync, loads each answer once.
+
+As with any *spawn* helper, a helper imports the program's main module again: Dagster's
+processes, ``python -m pipelines.cli`` and pytest are fine; a script of your own that calls
+``load_pending`` for a large load needs the usual ``if __name__ == "__main__":`` guard.
 """
 
 from __future__ import annotations
@@ -29,12 +33,12 @@ from sqlalchemy import Engine, text
 
 from pipelines.warehouse import sqlfiles
 from pipelines.warehouse.engine import get_engine
-from pipelines.warehouse.loader import SETTLE_WINDOW, LoadStats, load_answers
+from pipelines.warehouse.loader import SETTLE_WINDOW, LoadStats, load_answers, record_unchanged
 
-# Below this many bytes of pending answers a helper process costs more than it saves
-# (bench-load: one helper starts in ~0.4 s; 16 MB of Nixflex answers is ~70 k recipients,
-# about 0.5 s of loading).
-PARALLEL_FROM_BYTES = 16 * 2**20
+# Below this many stored bytes of pending answers a helper process costs more than it saves
+# (bench-load: a helper starts in ~0.4 s; 2 MB of stored Nixflex answers, compressed about
+# 8x, is ~70 k recipients, about 0.5 s of loading).
+PARALLEL_FROM_BYTES = 2 * 2**20
 MAX_PROCESSES = 4  # each loader keeps about one core busy, its own and its backend's
 
 
@@ -57,6 +61,7 @@ def load_pending(
     side for a large load (default: ``default_processes()``; 1 keeps everything here).
     ``progress`` gets a line every 50 answers and at the end.
     """
+    total = record_unchanged(engine, provider)
     with engine.connect() as conn:
         pending = conn.execute(
             text(sqlfiles.read("load/pending_answers.sql")), {"provider": provider}
@@ -71,11 +76,13 @@ def load_pending(
     wanted = default_processes() if processes is None else max(1, processes)
     large = sum(row.body_bytes or 0 for row in pending) >= PARALLEL_FROM_BYTES
     helpers = min(wanted, len(todo)) - 1 if large else 0
+    if progress and total.responses_unchanged:
+        progress(f"{total.responses_unchanged} answers unchanged since the last load: recorded")
     if progress and pending:
         loaders = f"{helpers + 1} processes" if helpers else "1 process"
         progress(f"loading {len(pending)} answers: {len(todo)} lanes, {loaders}")
+    expected = len(pending) + total.responses_loaded
 
-    total = LoadStats()
     lock = threading.Lock()
     failed = threading.Event()
 
@@ -90,9 +97,9 @@ def load_pending(
             before = total.responses_loaded + total.responses_quarantined
             total.add(stats)
             done = total.responses_loaded + total.responses_quarantined
-            if progress and (done // 50 > before // 50 or done == len(pending)):
+            if progress and (done // 50 > before // 50 or done == expected):
                 progress(
-                    f"loaded {done}/{len(pending)} answers ({total.campaigns} campaigns, "
+                    f"loaded {done}/{expected} answers ({total.campaigns} campaigns, "
                     f"{total.recipients_seen:,} recipients, "
                     f"{total.recipient_changes:,} recipient changes)"
                 )
@@ -113,19 +120,21 @@ def load_pending(
         return total
 
     url = engine.url.render_as_string(hide_password=False)  # to the helpers only, by pipe
-    spawn = multiprocessing.get_context("spawn")
-    with (
-        ProcessPoolExecutor(helpers, mp_context=spawn) as pool,
-        ThreadPoolExecutor(helpers, thread_name_prefix="load-helper") as feeders,
-    ):
+    pool = ProcessPoolExecutor(helpers, mp_context=multiprocessing.get_context("spawn"))
 
-        def there(lane: list[int]) -> LoadStats:
-            return pool.submit(_load_in_helper, url, lane, settle_window).result()
+    def there(lane: list[int]) -> LoadStats:
+        return pool.submit(_load_in_helper, url, lane, settle_window).result()
 
-        fed = [feeders.submit(run, there) for _ in range(helpers)]
-        run(here)
-        for feeder in fed:
-            feeder.result()  # a helper's error is raised here, after every lane stopped
+    try:
+        with ThreadPoolExecutor(helpers, thread_name_prefix="load-helper") as feeders:
+            fed = [feeders.submit(run, there) for _ in range(helpers)]
+            run(here)
+            for feeder in fed:
+                feeder.result()  # a helper's error is raised here, once every lane stopped
+    finally:
+        # No lane is left running; the helpers close their connections and exit on their
+        # own (waiting for that would add ~0.1 s to every large load).
+        pool.shutdown(wait=False)
     return total
 
 

@@ -40,7 +40,7 @@ from pipelines.vendors.records import (
     SmsFactorCampaign,
     Unreadable,
 )
-from pipelines.warehouse import sqlfiles
+from pipelines.warehouse import bodies, sqlfiles
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +83,30 @@ class _Landed:
     content_hash: str
 
 
+def record_unchanged(engine: Engine, provider: str | None = None) -> LoadStats:
+    """Record at once every pending campaign detail with the same bytes as the (loaded)
+    answer before it: a poll of an unchanged campaign, nothing to read. A re-sync of
+    unchanged campaigns then costs one statement instead of a transaction per answer."""
+    with engine.begin() as conn:
+        conn.execute(text("set local synchronous_commit = off"))  # see load_answers
+        recorded = conn.execute(
+            text(sqlfiles.read("load/record_unchanged_answers.sql")), {"provider": provider}
+        ).scalar_one()
+    return LoadStats(responses_loaded=recorded, responses_unchanged=recorded)
+
+
 def load_answers(engine: Engine, response_ids: list[int], settle_window: timedelta) -> LoadStats:
     """Load these pending answers one after the other, in this order, one transaction each
     (an answer another loader holds, or has loaded meanwhile, is skipped)."""
     stats = LoadStats()
     for response_id in response_ids:
         with engine.begin() as conn:
+            # Facts are derived from raw, which is landed with a synchronous commit: if the
+            # server crashes within the moment (wal_writer_delay, 200 ms) before this
+            # commit reaches disk, the transaction is lost whole, its answer is still
+            # pending, and the next load loads it again. Not waiting for the flush makes
+            # a large load ~10 % faster (bench-load).
+            conn.execute(text("set local synchronous_commit = off"))
             landed = _lock_pending(conn, response_id)
             if landed is not None:
                 _load_one(conn, landed, stats, settle_window)
@@ -184,16 +202,6 @@ def _load_one(
     stats.responses_loaded += 1
 
 
-def _answer_bytes(conn: Connection, landed: _Landed) -> tuple[Any, bytes | None]:
-    """(jsonb payload of an answer landed before migration 0016, or None; the bytes)."""
-    # On the driver's cursor with binary results: the bytes come back as they are (a text
-    # result would hex-encode them on the server and decode them here).
-    with conn.connection.driver_connection.cursor(binary=True) as cursor:
-        cursor.execute(sqlfiles.read("load/answer_bytes.sql"), {"id": landed.response_id})
-        payload, body = cursor.fetchone() or (None, None)
-    return payload, None if body is None else bytes(body)
-
-
 def _document(payload: Any, body: bytes | None, landed: _Landed) -> Any:
     if payload is not None or body is None:
         return payload
@@ -208,7 +216,7 @@ def _document(payload: Any, body: bytes | None, landed: _Landed) -> Any:
 def _dispatch(
     conn: Connection, landed: _Landed, stats: LoadStats, settle_window: timedelta
 ) -> list[Rejected]:
-    payload, body = _answer_bytes(conn, landed)
+    payload, body = bodies.read_back(conn, landed.response_id)
     if (
         landed.provider == "nixflex"
         and landed.endpoint == "campaign.get"

@@ -1,12 +1,12 @@
--- Land one answer (status pending): its exact bytes, or a reference (duplicate_of) to an
--- earlier answer with the same bytes.
+-- Land one answer (status pending): its exact bytes (as body_encoding says), or a
+-- reference (duplicate_of) to an earlier answer with the same bytes.
 insert into raw.vendor_response (
     provider, endpoint, request_path, request_params, campaign_id, http_status,
-    content_type, headers, fetched_at, content_hash, body, run_id, account,
+    content_type, headers, fetched_at, content_hash, body, body_encoding, run_id, account,
     duplicate_of
 ) values (
     :provider, :endpoint, :path, cast(:params as jsonb), :campaign_id, :http_status,
     :content_type, cast(:headers as jsonb), :fetched_at, :content_hash,
-    :body, :run_id, :account, :duplicate_of
+    :body, :body_encoding, :run_id, :account, :duplicate_of
 )
 returning response_id;
