@@ -178,11 +178,12 @@ def run_project(engine: Engine, directory: Path) -> dict[str, object]:
         started = time.monotonic()
         # Landed by a pool of threads, as the poller's fetch threads land them (a few
         # answers in flight at a time, never all of them in memory).
-        with ThreadPoolExecutor(4) as pool:
+        threads = 4
+        with ThreadPoolExecutor(threads) as pool:
             in_flight: deque[Future[int]] = deque()
             for campaign_id, path in answer_files(directory):
                 in_flight.append(pool.submit(_land, engine, campaign_id, path, at))
-                if len(in_flight) >= 8:
+                if len(in_flight) >= 2 * threads:
                     in_flight.popleft().result()
             for future in in_flight:
                 future.result()
@@ -196,6 +197,10 @@ def run_project(engine: Engine, directory: Path) -> dict[str, object]:
 
     first = sync(datetime.now(UTC))
     _log(f"project: first load {first:.1f}s; re-sync of the same answers")
+    # As before every contender: the re-sync does not pay for the first load's writes
+    # (its dirty pages and asynchronously committed WAL, which the first load's own time
+    # does not include either).
+    _checkpoint(engine)
     again = sync(datetime.now(UTC) + timedelta(minutes=15))
     return {
         "seconds": first,

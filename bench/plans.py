@@ -110,7 +110,8 @@ def main() -> None:
         for name, sql in queries.items():
             results[name] = explain(engine, sql, params)
             _log(f"{name}: {results[name]['ms']} ms {results[name]['indexes']}")
-    write_result("plans", {"rows": loaded, "queries": results, "machine": machine()})
+    name = "plans" if args.rows == 1_000_000 else f"plans-{args.rows}"
+    write_result(name, {"rows": loaded, "queries": results, "machine": machine()})
     width = max(map(len, results))
     print(f"{'query':<{width}} {'ms':>9}  plan")
     for name, r in results.items():

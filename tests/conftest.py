@@ -65,7 +65,7 @@ _TABLES = (
     "raw.quarantine",
     "raw.vendor_response",
     "sms.dim_campaign",
-    "sms.fact_recipient_delivery",
+    "sms.recipient_delivery",
     "sms.recipient_status_transition",
     "sms.fact_campaign_counters",
     "sms.campaign_poll_state",

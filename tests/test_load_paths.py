@@ -100,7 +100,7 @@ def test_first_sight_by_copy_gives_what_the_merge_path_gives(
         conn.execute(
             text(
                 "truncate raw.vendor_response, raw.quarantine, sms.dim_campaign, "
-                "sms.fact_recipient_delivery, sms.recipient_status_transition, "
+                "sms.recipient_delivery, sms.recipient_status_transition, "
                 "sms.campaign_poll_state restart identity cascade"
             )
         )
@@ -218,7 +218,7 @@ def test_the_fast_reader_loads_what_the_careful_parser_loads(
         conn.execute(
             text(
                 "truncate raw.vendor_response, raw.quarantine, sms.dim_campaign, "
-                "sms.fact_recipient_delivery, sms.recipient_status_transition, "
+                "sms.recipient_delivery, sms.recipient_status_transition, "
                 "sms.campaign_poll_state restart identity cascade"
             )
         )
@@ -263,7 +263,7 @@ def test_helper_processes_load_what_one_loader_loads(
         conn.execute(
             text(
                 "truncate raw.vendor_response, raw.quarantine, sms.dim_campaign, "
-                "sms.fact_recipient_delivery, sms.recipient_status_transition, "
+                "sms.recipient_delivery, sms.recipient_status_transition, "
                 "sms.campaign_poll_state restart identity cascade"
             )
         )

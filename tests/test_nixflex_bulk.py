@@ -46,8 +46,6 @@ def _careful_rows(body: bytes) -> list[tuple]:
             r.variables,
             r.sent_at,
             AT,
-            AT,
-            r.status,
         )
         for r in campaign.recipients
     ]

@@ -31,8 +31,9 @@ _NULL = msgspec.Raw(b"null")
 _DONE = frozenset({DELIVERED, FAILED})
 
 # One recipient as the loader's binary COPY sends it: its first observation, exactly as it
-# enters sms.fact_recipient_delivery when new. Built here, in the decoding pass, because a
-# tuple per recipient is the hot path's main cost in Python.
+# enters sms.recipient_delivery (the table behind sms.fact_recipient_delivery) when new.
+# Built here, in the decoding pass, because a tuple per recipient is the hot path's main
+# cost in Python.
 COPY_COLUMNS = (
     "campaign_id",
     "phone",
@@ -43,9 +44,8 @@ COPY_COLUMNS = (
     "rendered_message",
     "variables",  # jsonb's binary form: a version byte, then the JSON text as the vendor sent it
     "sent_at",  # UTC
-    "first_seen_at",  # this observation's time
-    "status_changed_at",  # the same
-    "first_status",  # the same as status
+    "first_seen_at",  # this observation's time (status_changed_at and first_status stay
+    # NULL until the status first changes: migration 0021)
 )
 RecipientRow = tuple[
     str,
@@ -58,8 +58,6 @@ RecipientRow = tuple[
     bytes | None,
     datetime | None,
     datetime,
-    datetime,
-    str,
 ]
 _SENT_AT, _BUCKET = COPY_COLUMNS.index("sent_at"), COPY_COLUMNS.index("delivery_bucket")
 JSONB_V1 = b"\x01"  # binary COPY of jsonb: version 1, then the text (no re-encoding here)
@@ -115,7 +113,7 @@ def recipient_row(
     bucket = NIXFLEX_STATUS_BUCKET.get(status, UNKNOWN)
     variables = None if variables_json is None else JSONB_V1 + variables_json
     return (campaign_id, phone, status, bucket, twilio_sid, error_message, rendered_message,
-            variables, sent_at, observed_at, observed_at, status)  # fmt: skip
+            variables, sent_at, observed_at)  # fmt: skip
 
 
 def summarize(rows: Sequence[RecipientRow]) -> Summary:
@@ -185,8 +183,6 @@ def read(body: bytes, observed_at: datetime) -> BulkCampaign | None:
                 variables,
                 sent_at,
                 observed_at,
-                observed_at,
-                status,
             )
         )
     summary = Summary(len(rows), first_sent, last_sent, all_done)

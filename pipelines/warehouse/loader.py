@@ -11,16 +11,18 @@ A Nixflex campaign answer takes one of three roads: the same bytes as the answer
 (``nixflex_bulk``) and written with a binary COPY; anything else → the careful parser,
 which can quarantine a single bad recipient. A campaign the warehouse has never held is
 copied straight into the facts (its first observations are the fact rows themselves: see
-migration 0015); any other goes through a staging table and is merged, writing only real
-changes. Because the loader reads only raw, marking answers pending again and re-running
+migrations 0015 and 0021); any other goes through a staging table and is merged, writing
+only real changes. Because the loader reads only raw, marking answers pending again and re-running
 it rebuilds the facts without calling any vendor (there is no replay job yet).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -249,21 +251,37 @@ def _dispatch(
     return batch.rejected
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a campaign's rows are built and copied: they are
+    thousands of new tuples of strings, which cannot form cycles, and each few hundred of
+    them would otherwise start a collection (in a large process such as Dagster's, now and
+    then one over the whole heap)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _load_plain_nixflex(
     conn: Connection, landed: _Landed, body: bytes, stats: LoadStats, settle_window: timedelta
 ) -> bool:
     """Load a plain campaign answer with the fast reader; False when the answer is not
     plain, or Postgres refuses a value, so that the careful parser takes it."""
-    bulk = nixflex_bulk.read(body, landed.fetched_at)
-    if bulk is None:
-        return False
-    campaign = nixflex_parse.parse_campaign({**bulk.header, "recipients": []})
-    savepoint = conn.begin_nested()
-    try:
-        in_facts = _copy_recipients(conn, bulk.campaign_id, bulk.rows)
-    except (psycopg.DataError, psycopg.IntegrityError):  # e.g. a NUL character in a text
-        savepoint.rollback()
-        return False
+    with _gc_paused():
+        bulk = nixflex_bulk.read(body, landed.fetched_at)
+        if bulk is None:
+            return False
+        campaign = nixflex_parse.parse_campaign({**bulk.header, "recipients": []})
+        savepoint = conn.begin_nested()
+        try:
+            in_facts = _copy_recipients(conn, bulk.campaign_id, bulk.rows)
+        except (psycopg.DataError, psycopg.IntegrityError):  # e.g. a NUL character in a text
+            savepoint.rollback()
+            return False
     savepoint.commit()
     _store(conn, campaign, landed, bulk.summary, stats, settle_window, in_facts)
     return True
@@ -415,7 +433,7 @@ def _copy_recipients(conn: Connection, campaign_id: str, rows: list[RecipientRow
     in_facts = bool(rows) and _first_sight(conn, campaign_id)
     if not in_facts:
         conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
-    table = "sms.fact_recipient_delivery" if in_facts else "stage_recipient"
+    table = "sms.recipient_delivery" if in_facts else "stage_recipient"
     cursor = conn.connection.driver_connection.cursor()
     with cursor, cursor.copy(_COPY.format(table=table)) as copy:
         for row in rows:
@@ -425,7 +443,7 @@ def _copy_recipients(conn: Connection, campaign_id: str, rows: list[RecipientRow
 
 def _first_sight(conn: Connection, campaign_id: str) -> bool:
     held = conn.execute(
-        text("select 1 from sms.fact_recipient_delivery where campaign_id = :c limit 1"),
+        text("select 1 from sms.recipient_delivery where campaign_id = :c limit 1"),
         {"c": campaign_id},
     ).first()
     return held is None

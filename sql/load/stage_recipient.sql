@@ -1,7 +1,7 @@
 -- stage_recipient — grain: one row per recipient of the Nixflex answer being merged, shaped
--- exactly as it would enter sms.fact_recipient_delivery if new (first_seen_at,
--- status_changed_at: this observation's time; first_status: its status). A session-local
--- scratch table, emptied at each commit, filled by a binary COPY.
+-- exactly as it would enter sms.recipient_delivery if new (first_seen_at: this
+-- observation's time). A session-local scratch table, emptied at each commit, filled by a
+-- binary COPY.
 create temp table if not exists stage_recipient (
     campaign_id       text collate "C" not null,  -- as in the facts (migration 0018)
     phone             text collate "C" not null,
@@ -12,7 +12,5 @@ create temp table if not exists stage_recipient (
     rendered_message  text,
     variables         jsonb,
     sent_at           timestamptz,
-    first_seen_at     timestamptz not null,
-    status_changed_at timestamptz not null,
-    first_status      text not null
+    first_seen_at     timestamptz not null
 ) on commit delete rows;
