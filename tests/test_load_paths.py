@@ -29,6 +29,18 @@ CHANGES = (
 )
 
 
+def _empty(engine: Engine) -> None:
+    """The warehouse as a new user has it, between two loads of the same answers."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "truncate raw.vendor_response, raw.quarantine, sms.dim_campaign, "
+                "sms.recipient_delivery, sms.recipient_status_transition, "
+                "sms.campaign_poll_state restart identity cascade"
+            )
+        )
+
+
 def test_new_unchanged_changed_and_disappeared_recipients(engine: Engine) -> None:
     first = [recipient("+441", "queued"), recipient("+442", "sent"), recipient("+443", "queued")]
     later = [
@@ -96,14 +108,7 @@ def test_first_sight_by_copy_gives_what_the_merge_path_gives(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fast = _load_twice(engine, merge_only=False, monkeypatch=monkeypatch)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "truncate raw.vendor_response, raw.quarantine, sms.dim_campaign, "
-                "sms.recipient_delivery, sms.recipient_status_transition, "
-                "sms.campaign_poll_state restart identity cascade"
-            )
-        )
+    _empty(engine)
     merged = _load_twice(engine, merge_only=True, monkeypatch=monkeypatch)
     assert fast == merged
     assert len(fast[0]) == 121 and len(fast[1]) == 121 + 40
@@ -214,14 +219,7 @@ def test_the_fast_reader_loads_what_the_careful_parser_loads(
     fast = _load_tricky(engine)
     assert used == [True, True]  # both answers were read by the fast reader
 
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "truncate raw.vendor_response, raw.quarantine, sms.dim_campaign, "
-                "sms.recipient_delivery, sms.recipient_status_transition, "
-                "sms.campaign_poll_state restart identity cascade"
-            )
-        )
+    _empty(engine)
     monkeypatch.setattr(loader, "_load_plain_nixflex", lambda *args: False)
     careful = _load_tricky(engine)
     assert fast == careful
@@ -259,14 +257,7 @@ def test_helper_processes_load_what_one_loader_loads(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alone = _load_campaigns(engine, lambda: load_pending(engine, processes=1))
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "truncate raw.vendor_response, raw.quarantine, sms.dim_campaign, "
-                "sms.recipient_delivery, sms.recipient_status_transition, "
-                "sms.campaign_poll_state restart identity cascade"
-            )
-        )
+    _empty(engine)
     # Any load counts as large here, and this process loads slowly, so that the helper (a
     # process of its own, unaffected by this patch) surely takes some of the lanes.
     monkeypatch.setattr(lanes, "PARALLEL_FROM_BYTES", 0)
