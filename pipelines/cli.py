@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ class CheckLine:
 class SyncOutcome:
     run_ok: bool
     checks: list[CheckLine]
+    errors: tuple[str, ...] = ()  # each failed step: "step: first line of its error"
 
     @property
     def exit_code(self) -> int:
@@ -73,7 +75,22 @@ def run_sync() -> SyncOutcome:
         )
         for e in result.get_asset_check_evaluations()
     ]
-    return SyncOutcome(result.success, sorted(checks, key=lambda c: (c.asset, c.name)))
+    errors = tuple(
+        f"{event.step_key}: {_first_line(event.step_failure_data.error)}"
+        for event in result.get_step_failure_events()
+    )
+    return SyncOutcome(result.success, sorted(checks, key=lambda c: (c.asset, c.name)), errors)
+
+
+def _first_line(error: object) -> str:
+    """The error's own message, without Dagster's wrapping or the traceback."""
+    while getattr(error, "cause", None) is not None and "Error occurred while" in str(
+        getattr(error, "message", "")
+    ):
+        error = error.cause  # type: ignore[attr-defined]
+    message = str(getattr(error, "message", error)).strip()
+    line = message.splitlines()[0] if message else "failed"
+    return re.sub(r"^[A-Za-z_][\w.]*: ", "", line)  # Dagster prefixes the exception's class
 
 
 def print_checks(outcome: SyncOutcome) -> None:
@@ -83,6 +100,12 @@ def print_checks(outcome: SyncOutcome) -> None:
         print(f"  {mark:4}  {c.asset} · {c.name}")
         if not c.passed and c.campaigns:
             print(f"        {c.campaigns}")
+    if outcome.errors:
+        print("\nFailed steps")
+        for error in outcome.errors:
+            print(f"  {error}")
+    if not outcome.checks:
+        print("  no check ran")
     passed = sum(c.passed for c in outcome.checks)
     print(
         f"  {passed}/{len(outcome.checks)} checks passed; run "

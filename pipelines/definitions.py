@@ -7,7 +7,12 @@ import dagster as dg
 from pipelines.defs.checks import sql_checks
 from pipelines.defs.raw_assets import nixflex_responses, smsfactor_responses
 from pipelines.defs.resources import build_resources
-from pipelines.defs.schedules import force_refresh, full_sync, poll_every_15_minutes
+from pipelines.defs.schedules import (
+    force_refresh,
+    full_sync,
+    poll_every_15_minutes,
+    replay_from_raw,
+)
 from pipelines.defs.sms_assets import campaign_delivery, load_sms_tables
 
 
@@ -16,7 +21,7 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[nixflex_responses, smsfactor_responses, load_sms_tables, campaign_delivery],
         asset_checks=sql_checks,
-        jobs=[full_sync, force_refresh],
+        jobs=[full_sync, force_refresh, replay_from_raw],
         schedules=[poll_every_15_minutes],
         resources=build_resources(),
     )

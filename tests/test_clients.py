@@ -420,6 +420,16 @@ NIXFLEX_FAILURES: dict[str, Handler | httpx.Response] = {
     "500": httpx.Response(500, text="oops"),
     "timeout": _time_out,
     "refused": _refuse,
+    "401 echoing the key": httpx.Response(
+        401,
+        json={
+            "error": {
+                "type": "authentication_error",
+                "code": "invalid_api_key",
+                "message": f"API key {NIXFLEX_KEY_ID}:{NIXFLEX_KEY_SECRET} is not valid",
+            }
+        },
+    ),
 }
 SMSFACTOR_FAILURES: dict[str, Handler | httpx.Response] = {
     "401": httpx.Response(401, text="Unauthorized"),
@@ -427,6 +437,9 @@ SMSFACTOR_FAILURES: dict[str, Handler | httpx.Response] = {
     "-5": httpx.Response(200, json={"status": -5, "message": "Not found"}),
     "-99": httpx.Response(200, json={"status": -99, "message": "Unknown"}),
     "error": httpx.Response(200, json={"error": "Invalid token"}),
+    "-1 echoing the token": httpx.Response(
+        200, json={"status": -1, "message": f"Token {SMSFACTOR_TOKEN} unknown"}
+    ),
     "timeout": _time_out,
     "refused": _refuse,
 }
@@ -455,5 +468,14 @@ def test_credentials_never_appear_in_exception_messages(
 
     message = str(caught.value)
     assert message  # there is a message to read
+    kept = caught.value.response  # the raw answer that will be landed, when there was one
     for secret in secrets:
         assert secret not in message
+        assert kept is None or secret.encode() not in kept.body + repr(kept.headers).encode()
+
+
+def test_an_echoed_credential_reads_redacted_in_the_error(sleeps: list[float]) -> None:
+    server = Server(NIXFLEX_FAILURES["401 echoing the key"])
+    with pytest.raises(VendorAuthError) as caught:
+        nixflex(server).get_campaign("x1")
+    assert "API key [redacted] is not valid" in str(caught.value)

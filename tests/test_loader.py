@@ -229,3 +229,25 @@ def test_smsfactor_error_inside_http_200_is_quarantined(engine: Engine) -> None:
     assert stats.responses_quarantined == 1
     kind, reason = rows(engine, "select kind, reason from raw.quarantine")[0].values()
     assert kind == "vendor_error" and "-7" in reason
+
+
+def test_an_undocumented_field_is_loaded_without_and_reported_by_its_check(
+    engine: Engine,
+) -> None:
+    people = [{**recipient("+441", "delivered"), "carrier": "EE"}, recipient("+442", "sent")]
+    land_now(engine, nixflex_detail("smsc_drift", people, T))
+    stats = load_pending(engine)
+
+    assert stats.responses_loaded == 1 and stats.items_flagged == 1
+    assert stats.items_quarantined == 0
+    assert scalar(engine, "select count(*) from sms.fact_recipient_delivery") == 2
+    note = rows(engine, "select kind, item, campaign_id from raw.quarantine")
+    assert note == [
+        {"kind": "unknown_field", "item": {"fields": ["carrier"]}, "campaign_id": "smsc_drift"}
+    ]
+    assert "undocumented fields noted" in scalar(
+        engine, "select load_note from raw.vendor_response"
+    )
+    drift = run_check(engine, "vendor_fields_are_documented")
+    assert not drift.passed and drift.campaigns == ["nixflex:smsc_drift"]
+    assert run_check(engine, "no_quarantine_in_last_day").passed  # nothing was kept out

@@ -74,7 +74,6 @@ PLAIN_VARIANTS = {
             "rendered_message": 'Tab\there "quoted" back\\slash\nnew line ✓',
         }
     ],
-    "unknown extra field": [{**recipient("+441", "delivered"), "carrier": "EE"}],
     "no recipients": [],
 }
 
@@ -104,6 +103,7 @@ NOT_PLAIN = {
     "time not ISO": [{**recipient("+441", "sent"), "sent_at": "20/11/2026 10:00"}],
     "recipient not an object": ["+441"],
     "older shape": [{"phone_number": "+441", "status": "delivered"}],
+    "undocumented recipient field": [{**recipient("+441", "delivered"), "carrier": "EE"}],
 }
 
 

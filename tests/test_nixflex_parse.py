@@ -266,3 +266,35 @@ def test_list_page_without_campaigns_is_unknown_shape() -> None:
         parse_list({"items": [], "count": 0})
 
     assert caught.value.kind == "unknown_shape"
+
+
+def test_the_seed_page_has_no_undocumented_field(seed: dict[str, Any]) -> None:
+    assert parse_campaign(seed).notes == ()
+
+
+def test_undocumented_fields_are_loaded_without_and_noted(seed: dict[str, Any]) -> None:
+    seed["priority"] = "high"
+    seed["recipients"][0]["carrier"] = "EE"
+    seed["recipients"][1]["carrier"] = "O2"
+    campaign = parse_campaign(seed)
+    assert len(campaign.recipients) == len(seed["recipients"])  # nothing kept out
+    assert [(n.kind, n.item) for n in campaign.notes] == [
+        ("unknown_field", {"fields": ["priority"]}),
+        ("unknown_field", {"fields": ["carrier"]}),
+    ]
+    assert "carrier (2)" in campaign.notes[1].reason
+    assert all(n.campaign_id == seed["campaign_id"] for n in campaign.notes)
+
+
+@pytest.mark.parametrize("field", ["recipients_offset", "has_more", "next_page"])
+def test_recipients_that_look_paged_are_an_unknown_shape(seed: dict[str, Any], field: str) -> None:
+    seed[field] = 50
+    with pytest.raises(Unreadable) as caught:
+        parse_campaign(seed)
+    assert caught.value.kind == "unknown_shape" and field in caught.value.reason
+
+
+def test_undocumented_summary_fields_are_noted() -> None:
+    page = parse_list({"campaigns": [summary("smsc_1", channel="whatsapp")], "count": 1})
+    assert [s.campaign_id for s in page.items] == ["smsc_1"]
+    assert len(page.notes) == 1 and "channel (1)" in page.notes[0].reason

@@ -357,3 +357,17 @@ def test_xml_entities_are_refused_not_expanded(body: bytes) -> None:
         decode(body)
 
     assert caught.value.kind == "unreadable_body"
+
+
+@pytest.mark.parametrize("name", ["smsfactor_campaign_seed.xml", "smsfactor_campaign_seed.json"])
+def test_the_seed_examples_have_no_undocumented_field(name: str) -> None:
+    assert parse_campaigns(decode((FIXTURES / name).read_bytes())).notes == []
+
+
+def test_undocumented_fields_are_loaded_without_and_noted() -> None:
+    odd = {**seed_campaign(), "channel": "rcs"}
+    batch = parse_campaigns({**answer(odd, seed_campaign()), "page": 1})
+    assert len(batch.items) == 2 and batch.rejected == []
+    reasons = [n.reason for n in batch.notes]
+    assert len(reasons) == 2
+    assert "page (1)" in reasons[0] and "channel (1)" in reasons[1]

@@ -82,6 +82,14 @@ SQL_CHECKS: tuple[SqlCheck, ...] = (
         "Nothing was quarantined in the last 24 hours (see raw.quarantine).",
     ),
     SqlCheck(
+        "vendor_fields_are_documented",
+        DIM_CAMPAIGN,
+        WARN,
+        False,
+        "Vendor answers in the last 24 hours had only documented fields (others are loaded "
+        "without, and noted in raw.quarantine as unknown_field).",
+    ),
+    SqlCheck(
         "data_is_fresh",
         DIM_CAMPAIGN,
         WARN,

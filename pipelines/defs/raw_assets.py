@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import dagster as dg
 from dagster import AssetExecutionContext
+from sqlalchemy import Engine
 
 from pipelines.defs.resources import (
     NixflexResource,
@@ -105,7 +106,7 @@ def _poll_accounts(
     context: AssetExecutionContext,
     config: PollConfig,
     polling: PollingResource,
-    warehouse: WarehouseResource,
+    engine: Engine,
     clients: Sequence[Client],
     fetch: Callable[..., FetchReport],
 ) -> list[FetchReport]:
@@ -117,7 +118,7 @@ def _poll_accounts(
     for client in clients:
         report = fetch(
             client,
-            warehouse.engine(),
+            engine,
             policy=policy,
             run_id=context.run_id,
             progress=context.log.info,
@@ -158,8 +159,9 @@ def nixflex_responses(
         context.log.warning(message)
         yield _result(NIXFLEX_RAW, "nixflex_api_answered", [], message)
         return
+    engine = warehouse.engine()  # first: a warehouse that is down stops the poll before any call
     with nixflex.clients() as clients:
-        reports = _poll_accounts(context, config, polling, warehouse, clients, fetch_nixflex)
+        reports = _poll_accounts(context, config, polling, engine, clients, fetch_nixflex)
     yield _result(NIXFLEX_RAW, "nixflex_api_answered", reports, None)
 
 
@@ -193,6 +195,7 @@ def smsfactor_responses(
         context.log.warning(message)
         yield _result(SMSFACTOR_RAW, "smsfactor_api_answered", [], message)
         return
+    engine = warehouse.engine()  # first: a warehouse that is down stops the poll before any call
     with smsfactor.clients() as clients:
-        reports = _poll_accounts(context, config, polling, warehouse, clients, fetch_smsfactor)
+        reports = _poll_accounts(context, config, polling, engine, clients, fetch_smsfactor)
     yield _result(SMSFACTOR_RAW, "smsfactor_api_answered", reports, None)

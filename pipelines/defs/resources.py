@@ -23,7 +23,7 @@ from pipelines.polling.policy import PollingPolicy
 from pipelines.vendors import nixflex_client, smsfactor_client
 from pipelines.vendors.ratelimit import limiter_for
 from pipelines.vendors.transport import DEFAULT_TIMEOUT
-from pipelines.warehouse.engine import get_engine
+from pipelines.warehouse.engine import reachable_engine
 from pipelines.warehouse.migrate import ensure_migrated
 
 DEFAULT_ACCOUNT = "default"
@@ -36,8 +36,9 @@ class WarehouseResource(dg.ConfigurableResource):
     url: str | None = None
 
     def engine(self) -> Engine:
-        """A pooled engine on an up-to-date schema (migrations applied on first use)."""
-        engine = get_engine(self.url)
+        """A pooled engine on an up-to-date schema (migrations applied on first use);
+        ``WarehouseUnavailable``, saying where and why, when the server does not answer."""
+        engine = reachable_engine(self.url)
         ensure_migrated(engine)
         return engine
 

@@ -1,10 +1,12 @@
-"""The full sync job and its 15-minute poll, on by default."""
+"""The jobs (full sync, forced refresh, replay from raw) and the 15-minute poll, on by
+default."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from pipelines.defs.raw_assets import PollConfig
+from pipelines.defs.sms_assets import CAMPAIGN_DELIVERY, LoadConfig, Replay, sms_table_keys
 
 full_sync = dg.define_asset_job(
     "full_sync",
@@ -33,4 +35,14 @@ force_refresh = dg.define_asset_job(
             "raw__smsfactor_responses": PollConfig(refresh_all=True),
         }
     ),
+)
+
+replay_from_raw = dg.define_asset_job(
+    "replay_from_raw",
+    selection=dg.AssetSelection.assets(*sms_table_keys(), CAMPAIGN_DELIVERY),
+    description="Rebuild the sms tables from raw.vendor_response alone (no vendor is called), "
+    "then run their checks. Config load_sms_tables.replay: 'all' (default: every fact) or "
+    "'quarantined' (read again only what was quarantined or flagged, e.g. after a parser "
+    "fix); provider: 'nixflex' or 'smsfactor' to replay one vendor.",
+    config=dg.RunConfig(ops={"load_sms_tables": LoadConfig(replay=Replay.ALL)}),
 )

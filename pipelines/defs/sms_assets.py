@@ -7,6 +7,7 @@ view over them.
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
 from collections.abc import Iterator
+from enum import Enum
 
 import dagster as dg
 from dagster import AssetExecutionContext
@@ -16,6 +17,7 @@ from pipelines.defs.raw_assets import FRESHNESS, NIXFLEX_RAW, SMSFACTOR_RAW
 from pipelines.defs.resources import PollingResource, WarehouseResource
 from pipelines.warehouse import introspect
 from pipelines.warehouse.lanes import load_pending
+from pipelines.warehouse.replay import ReplayScope, replay
 
 DIM_CAMPAIGN = dg.AssetKey(["sms", "dim_campaign"])
 FACT_RECIPIENT_DELIVERY = dg.AssetKey(["sms", "fact_recipient_delivery"])
@@ -38,6 +40,27 @@ _TABLES: dict[dg.AssetKey, tuple[str, str]] = {  # key -> (group, grain)
         "one row per SMSFactor (campaign_id, observed_at), when the counters moved",
     ),
 }
+
+
+def sms_table_keys() -> list[dg.AssetKey]:
+    """The tables ``load_sms_tables`` materializes together."""
+    return list(_TABLES)
+
+
+class Replay(Enum):
+    """What to read again from raw before loading (the ``replay_from_raw`` job)."""
+
+    NONE = "none"
+    ALL = "all"
+    QUARANTINED = "quarantined"
+
+
+class LoadConfig(dg.Config):
+    """Run configuration of the load: normally nothing; ``replay_from_raw`` sets ``replay``
+    (``all`` or ``quarantined``) and optionally ``provider`` (``nixflex``/``smsfactor``)."""
+
+    replay: Replay = Replay.NONE
+    provider: str | None = None
 
 
 def table_metadata(engine: Engine, key: dg.AssetKey) -> dict[str, object]:
@@ -68,16 +91,34 @@ def table_metadata(engine: Engine, key: dg.AssetKey) -> dict[str, object]:
     ],
 )
 def load_sms_tables(
-    context: AssetExecutionContext, warehouse: WarehouseResource, polling: PollingResource
+    context: AssetExecutionContext,
+    config: LoadConfig,
+    warehouse: WarehouseResource,
+    polling: PollingResource,
 ) -> Iterator[dg.MaterializeResult]:
-    """Load every pending raw answer into the sms tables; each ends loaded or quarantined."""
+    """Load every pending raw answer into the sms tables; each ends loaded or quarantined.
+    With ``replay`` set (the ``replay_from_raw`` job), first read again from raw what it
+    names."""
     engine = warehouse.engine()
     settle_window = polling.policy().settle_window
-    stats = load_pending(engine, progress=context.log.info, settle_window=settle_window)
+    replayed: dict[str, object] = {}
+    if config.replay == Replay.NONE:
+        stats = load_pending(engine, progress=context.log.info, settle_window=settle_window)
+    else:
+        report = replay(
+            engine,
+            ReplayScope(config.replay.value),
+            config.provider,
+            progress=context.log.info,
+            settle_window=settle_window,
+        )
+        stats = report.load
+        replayed = {"replay": report.scope.value, "answers_replayed": report.answers_marked}
     context.log.info(f"load finished: {stats.as_dict()}")
     for key in _TABLES:
         yield dg.MaterializeResult(
-            asset_key=key, metadata={**table_metadata(engine, key), **stats.as_dict()}
+            asset_key=key,
+            metadata={**table_metadata(engine, key), **stats.as_dict(), **replayed},
         )
 
 

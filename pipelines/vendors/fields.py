@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipelines.vendors.records import ItemProblem
+from pipelines.vendors.records import UNKNOWN_FIELD, ItemProblem, Rejected
 
 PARIS = ZoneInfo("Europe/Paris")
 _INT = re.compile(r"^[+-]?\d+$")
@@ -102,3 +102,20 @@ def paris_timestamp(item: dict[str, Any], key: str) -> datetime | None:
     except ValueError as exc:
         raise ItemProblem(f"{key} should be 'Y-m-d H:i:s', got {value!r}") from exc
     return local.replace(tzinfo=PARIS).astimezone(UTC)
+
+
+def unknown_fields(
+    items: list[Any], documented: frozenset[str], campaign_id: str | None, what: str
+) -> list[Rejected]:
+    """A note (kind ``unknown_field``) naming the fields of ``items`` (objects) that the
+    vendor does not document, with how many items carry each; none when there are none."""
+    seen: dict[str, int] = {}
+    for item in items:
+        if isinstance(item, dict):
+            for key in item.keys() - documented:
+                seen[str(key)] = seen.get(str(key), 0) + 1
+    if not seen:
+        return []
+    listed = ", ".join(f"{name} ({count})" for name, count in sorted(seen.items()))
+    reason = f"{what} with fields the vendor does not document: {listed}; loaded without them"
+    return [Rejected(UNKNOWN_FIELD, reason, {"fields": sorted(seen)}, campaign_id)]

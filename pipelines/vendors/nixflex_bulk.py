@@ -5,9 +5,10 @@ bytes to the rows of the loader's binary COPY, in one pass, with no dict per rec
 ``campaign_id`` is readable, and every recipient is an object whose ``phone`` and
 ``status`` are non-empty strings, whose other text fields are strings or null, whose
 ``variables`` is an object or null and whose ``sent_at`` is null, empty or ISO-8601, with
-no phone listed twice. Exactly then the careful parser (``nixflex_parse``) would load every
-recipient as is, and the rows here are the ones it would give (``tests/test_nixflex_bulk.py``
-and ``tests/test_load_paths.py`` hold the two to that). Anything else gives None and the
+no phone listed twice, and no field anywhere that the vendor does not document. Exactly
+then the careful parser (``nixflex_parse``) would load every recipient as is, with no note,
+and the rows here are the ones it would give (``tests/test_nixflex_bulk.py`` and
+``tests/test_load_paths.py`` hold the two to that). Anything else gives None and the
 caller hands the answer to ``nixflex_parse``, which can set one bad recipient aside and load
 the rest. The campaign's other fields are left to ``nixflex_parse``.
 """
@@ -23,7 +24,7 @@ from typing import Any
 import msgspec
 
 from pipelines.rules import DELIVERED, FAILED, NIXFLEX_STATUS_BUCKET, UNKNOWN
-from pipelines.vendors import fields
+from pipelines.vendors import fields, nixflex_parse
 from pipelines.vendors.fields import iso_to_utc
 from pipelines.vendors.records import ItemProblem
 
@@ -63,7 +64,9 @@ _SENT_AT, _BUCKET = COPY_COLUMNS.index("sent_at"), COPY_COLUMNS.index("delivery_
 JSONB_V1 = b"\x01"  # binary COPY of jsonb: version 1, then the text (no re-encoding here)
 
 
-class _Recipient(msgspec.Struct, gc=False):  # flat strings: no cycles to track
+# A recipient with a field the vendor does not document is not plain: the careful parser
+# loads it and notes the field (forbid_unknown_fields makes the decoding fail instead).
+class _Recipient(msgspec.Struct, gc=False, forbid_unknown_fields=True):  # no cycles to track
     phone: str
     status: str
     twilio_sid: str | None = None
@@ -132,6 +135,8 @@ def read(body: bytes, observed_at: datetime) -> BulkCampaign | None:
         if listed is None:
             return None
         people = _RECIPIENTS.decode(listed)
+        if not top.keys() <= nixflex_parse.CAMPAIGN_FIELDS:
+            return None  # undocumented fields: the careful parser notes them
         # The campaign's own fields are few: read them as the careful parser would.
         header = {key: json.loads(bytes(value)) for key, value in top.items()}
         campaign_id = fields.text(header, "campaign_id", required=True)

@@ -6,7 +6,10 @@ Shapes recognised (``shared/vendor-apis.md``):
   ``phone_number``. Its statuses have no documented counting rule, so it is recognised by
   name and quarantined with that reason rather than guessed at;
 - the error envelope ``{"error": {"type", "code", "message", …}}``.
-Anything else is an unknown shape.
+Anything else is an unknown shape. Fields the vendor does not document are loaded without
+(and named in a note, ``unknown_field``), except those that would mean the recipients are
+one page of many: counting a page as the campaign would miscount it, so such an answer is
+quarantined as an unknown shape.
 """
 
 from __future__ import annotations
@@ -29,6 +32,49 @@ from pipelines.vendors.records import (
 )
 
 _LEGACY_KEYS = {"recipients_count", "sent_count", "replied_count", "completed_at"}
+# Documented fields (seed page and shared/vendor-apis.md).
+CAMPAIGN_FIELDS = frozenset(
+    {
+        "campaign_id",
+        "name",
+        "agent_id",
+        "from_number",
+        "message_template",
+        "status",
+        "total_count",
+        "delivered_count",
+        "failed_count",
+        "pending_count",
+        "source",
+        "scheduled_at",
+        "created_at",
+        "recipients",
+    }
+)
+RECIPIENT_FIELDS = frozenset(
+    {"phone", "variables", "status", "twilio_sid", "rendered_message", "error_message", "sent_at"}
+)
+SUMMARY_FIELDS = CAMPAIGN_FIELDS - {"recipients"}  # the list documents fewer; more are harmless
+LIST_FIELDS = frozenset({"campaigns", "count"})
+# The older shape paged its recipients (?recipients_limit=50&recipients_offset=0); any
+# field like these means the list in hand may be a page, not the campaign.
+PAGING_FIELDS = frozenset(
+    {
+        "recipients_limit",
+        "recipients_offset",
+        "recipients_total",
+        "recipients_next",
+        "recipients_page",
+        "has_more",
+        "next",
+        "next_page",
+        "next_cursor",
+        "cursor",
+        "offset",
+        "limit",
+        "page",
+    }
+)
 
 
 def _require_object(payload: Any, what: str) -> dict[str, Any]:
@@ -87,6 +133,13 @@ def parse_campaign(payload: Any) -> NixflexCampaign:
     recipients_raw = doc.get("recipients")
     if not isinstance(recipients_raw, list):
         raise Unreadable(UNKNOWN_SHAPE, "campaign: 'recipients' should be a list")
+    paging = sorted(str(k) for k in doc.keys() & PAGING_FIELDS)
+    if paging:
+        raise Unreadable(
+            UNKNOWN_SHAPE,
+            f"campaign: the recipients look paged ({', '.join(paging)}): one page counted as "
+            "the campaign would miscount it",
+        )
     try:
         campaign_id = fields.text(doc, "campaign_id", required=True) or ""
         counts = {
@@ -126,6 +179,8 @@ def parse_campaign(payload: Any) -> NixflexCampaign:
         seen.add(recipient.phone)
         recipients.append(recipient)
 
+    notes = fields.unknown_fields([doc], CAMPAIGN_FIELDS, campaign_id, "campaign")
+    notes += fields.unknown_fields(recipients_raw, RECIPIENT_FIELDS, campaign_id, "recipients")
     return NixflexCampaign(
         campaign_id=campaign_id,
         name=header["name"],
@@ -142,6 +197,7 @@ def parse_campaign(payload: Any) -> NixflexCampaign:
         reported_pending=counts["pending"],
         recipients=tuple(recipients),
         rejected=tuple(rejected),
+        notes=tuple(notes),
     )
 
 
@@ -182,4 +238,6 @@ def parse_list(payload: Any) -> ParsedBatch[NixflexSummary]:
                     cid if isinstance(cid, str) else None,
                 )
             )
-    return ParsedBatch(summaries, rejected)
+    notes = fields.unknown_fields([doc], LIST_FIELDS, None, "campaign list")
+    notes += fields.unknown_fields(items, SUMMARY_FIELDS, None, "campaign summaries")
+    return ParsedBatch(summaries, rejected, notes)

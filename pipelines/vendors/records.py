@@ -2,6 +2,9 @@
 
 A whole answer that cannot be read raises ``Unreadable`` (the response is quarantined);
 one bad item inside a readable answer becomes a ``Rejected`` entry and the rest is loaded.
+A readable answer with fields the vendor does not document is loaded, with a *note*
+(a ``Rejected`` of kind ``unknown_field``) saying which: schema drift is reported, not
+silently dropped and not fatal.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ VENDOR_ERROR = "vendor_error"
 UNKNOWN_SHAPE = "unknown_shape"
 INVALID_ITEM = "invalid_item"
 DUPLICATE_RECIPIENT = "duplicate_recipient"
+UNKNOWN_FIELD = "unknown_field"  # a note: the answer loaded, these fields were not read
 
 
 class Unreadable(Exception):
@@ -86,6 +90,7 @@ class NixflexCampaign:
     reported_pending: int
     recipients: tuple[NixflexRecipient, ...]
     rejected: tuple[Rejected, ...] = field(default=())
+    notes: tuple[Rejected, ...] = field(default=())  # unknown fields (loaded anyway)
 
 
 @dataclass(frozen=True)
@@ -116,3 +121,4 @@ class ParsedBatch(Generic[T]):
 
     items: list[T]
     rejected: list[Rejected]
+    notes: list[Rejected] = field(default_factory=list)  # unknown fields (loaded anyway)

