@@ -1,5 +1,5 @@
-"""Command line behind the Makefile: ``sync``, ``demo``, ``dev-demo``, ``psql``, ``raw-body``,
-``stop-embedded``.
+"""Command line behind the Makefile: ``sync``, ``replay``, ``demo``, ``dev-demo``, ``psql``,
+``raw-body``, ``stop-embedded``.
 
 ``sync`` runs the ``full_sync`` job in this process against the Dagster instance in
 ``DAGSTER_HOME`` (so the run shows in the UI), then prints every check's result and, for
@@ -44,14 +44,15 @@ class SyncOutcome:
         return 0 if self.run_ok and not failed_error else 1
 
 
-def run_sync() -> SyncOutcome:
-    """One full sync (every asset, every check) with the environment as it is now."""
+def run_sync(job_name: str = "full_sync", ops: dict[str, object] | None = None) -> SyncOutcome:
+    """One run of a job (``full_sync``: every asset, every check) with the environment as it
+    is now; ``ops`` is the run config of its ops (e.g. the replay's scope)."""
     import dagster as dg
 
     from pipelines.definitions import build_definitions
 
     defs = build_definitions()
-    job = defs.resolve_job_def("full_sync")
+    job = defs.resolve_job_def(job_name)
     instance = (
         dg.DagsterInstance.get()
         if os.environ.get("DAGSTER_HOME")
@@ -61,7 +62,10 @@ def run_sync() -> SyncOutcome:
         result = job.execute_in_process(
             instance=instance,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "INFO"}}},
+                **({"ops": ops} if ops else {}),
+            },
         )
     checks = [
         CheckLine(
@@ -122,6 +126,17 @@ def _load_dotenv() -> None:
 def cmd_sync(_: argparse.Namespace) -> int:
     _load_dotenv()
     outcome = run_sync()
+    print_checks(outcome)
+    return outcome.exit_code
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """The ``replay_from_raw`` job, in this process (it shows in the UI like any run)."""
+    _load_dotenv()
+    config: dict[str, object] = {"replay": args.scope}
+    if args.provider:
+        config["provider"] = args.provider
+    outcome = run_sync("replay_from_raw", {"load_sms_tables": {"config": config}})
     print_checks(outcome)
     return outcome.exit_code
 
@@ -221,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         ("demo", cmd_demo, "simulator + embedded warehouse + one sync + a summary"),
         ("dev-demo", cmd_dev_demo, "the Dagster UI polling the built-in simulator"),
         ("psql", cmd_psql, "psql on the warehouse"),
+        ("replay", cmd_replay, "rebuild the sms tables from raw (no vendor call), then check"),
         ("raw-body", cmd_raw_body, "the bytes of one landed answer, as received"),
         ("stop-embedded", cmd_stop_embedded, "stop the embedded Postgres server"),
     ):
@@ -228,6 +244,14 @@ def main(argv: list[str] | None = None) -> int:
         command.set_defaults(fn=fn)
         if name == "raw-body":
             command.add_argument("response_id", type=int, help="raw.vendor_response.response_id")
+        if name == "replay":
+            command.add_argument(
+                "--scope",
+                choices=("all", "quarantined"),
+                default="all",
+                help="all: every fact (default); quarantined: only what was quarantined",
+            )
+            command.add_argument("--provider", choices=("nixflex", "smsfactor"))
     args = parser.parse_args(argv)
     return int(args.fn(args))
 

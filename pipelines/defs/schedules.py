@@ -44,5 +44,5 @@ replay_from_raw = dg.define_asset_job(
     "then run their checks. Config load_sms_tables.replay: 'all' (default: every fact) or "
     "'quarantined' (read again only what was quarantined or flagged, e.g. after a parser "
     "fix); provider: 'nixflex' or 'smsfactor' to replay one vendor.",
-    config=dg.RunConfig(ops={"load_sms_tables": LoadConfig(replay=Replay.ALL)}),
+    config=dg.RunConfig(ops={"load_sms_tables": LoadConfig(replay=Replay.all)}),
 )

@@ -48,18 +48,19 @@ def sms_table_keys() -> list[dg.AssetKey]:
 
 
 class Replay(Enum):
-    """What to read again from raw before loading (the ``replay_from_raw`` job)."""
+    """What to read again from raw before loading (the ``replay_from_raw`` job). Members
+    are lower-case because run config names them (``replay: quarantined``)."""
 
-    NONE = "none"
-    ALL = "all"
-    QUARANTINED = "quarantined"
+    none = "none"
+    all = "all"
+    quarantined = "quarantined"
 
 
 class LoadConfig(dg.Config):
     """Run configuration of the load: normally nothing; ``replay_from_raw`` sets ``replay``
     (``all`` or ``quarantined``) and optionally ``provider`` (``nixflex``/``smsfactor``)."""
 
-    replay: Replay = Replay.NONE
+    replay: Replay = Replay.none
     provider: str | None = None
 
 
@@ -102,7 +103,7 @@ def load_sms_tables(
     engine = warehouse.engine()
     settle_window = polling.policy().settle_window
     replayed: dict[str, object] = {}
-    if config.replay == Replay.NONE:
+    if config.replay == Replay.none:
         stats = load_pending(engine, progress=context.log.info, settle_window=settle_window)
     else:
         report = replay(

@@ -58,12 +58,17 @@ SMSFACTOR_TEXTS = (
 
 @dataclass(frozen=True)
 class Response:
-    """One HTTP answer produced by a vendor handler; ``endpoint`` names it for call counting."""
+    """One HTTP answer produced by a vendor handler; ``endpoint`` names it for call counting.
+
+    ``reset`` (a "reset" fault) asks the HTTP layer to drop the connection with a TCP reset
+    instead of sending anything; status, headers and body are then meaningless.
+    """
 
     status: int
     headers: dict[str, str]
     body: bytes
     endpoint: str
+    reset: bool = False
 
 
 class SimClock:

@@ -17,7 +17,7 @@ import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from pipelines.simulator.model import (
@@ -431,6 +431,36 @@ def rate_limited(retry_after: int, headers: Mapping[str, str]) -> Response:
     response.headers.update(headers)
     response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+# Error type and code by HTTP status, from the documented envelope's type → HTTP table.
+FAULT_ERRORS = {
+    400: ("invalid_request", "invalid_parameter", "The request is invalid."),
+    401: ("authentication_error", "invalid_api_key", "Invalid API key."),
+    403: ("permission_error", "forbidden", "This key may not access this resource."),
+    404: ("not_found", "route_not_found", "Not found."),
+    409: ("conflict", "conflict", "The resource changed meanwhile."),
+    500: ("server_error", "internal_error", "Internal server error."),
+    502: ("provider_error", "provider_unavailable", "The SMS provider did not answer."),
+    503: ("server_error", "service_unavailable", "Service temporarily unavailable."),
+}
+
+
+def status_error(endpoint: str, status: int) -> Response:
+    """An error answer for a forced HTTP ``status`` in the documented Nixflex envelope.
+
+    A 404 on the detail endpoint is ``campaign_not_found`` as the seed shows; a 429 is the
+    documented ``rate_limit_exceeded`` asking for a 1 s wait. Statuses the docs do not name
+    fall back to ``invalid_request`` (4xx) or ``server_error`` (5xx).
+    """
+    if status == 429:
+        return replace(rate_limited(1, {}), endpoint=endpoint)
+    if status == 404 and endpoint == "get":
+        message = "Campaign does not exist or is not yours."
+        return _error(endpoint, 404, "not_found", "campaign_not_found", message)
+    fallback = FAULT_ERRORS[400 if status < 500 else 500]
+    error_type, code, message = FAULT_ERRORS.get(status, fallback)
+    return _error(endpoint, status, error_type, code, message)
 
 
 def _list(

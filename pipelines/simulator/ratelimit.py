@@ -67,6 +67,19 @@ class RateLimiter:
         remaining = 0 if limit is None else limit - used - 1
         return Decision(True, limit, remaining, math.ceil(end), 0)
 
+    def charge(self, vendor: str, key: str) -> None:
+        """Count one request whose answer a fault replaced against ``key``'s window.
+
+        Never refuses and leaves the forced 429s queued (the fault is the answer); a full
+        window stays full rather than overflowing, so the peak never exceeds the limit.
+        """
+        now = self._clock()
+        limit = self._limits.get(vendor)
+        with self._lock:
+            slot = (vendor, key, math.floor(now / self.window))
+            if limit is None or self._served[slot] < limit:
+                self._served[slot] += 1
+
     def throttle_next(self, vendor: str, n: int, retry_after: int) -> None:
         """Answer the next ``n`` requests to ``vendor`` (any key) 429 whatever the window."""
         if n < 0 or retry_after < 0:

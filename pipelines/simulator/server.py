@@ -1,15 +1,18 @@
 """The stateful simulator and its stdlib HTTP server.
 
 ``Simulator`` owns the clock, the accounts (one per API key or token, each with its own
-campaigns), the call counters and the rate limiter; ``serve`` exposes it over real HTTP on a
-``ThreadingHTTPServer`` with Nixflex mounted at ``/nixflex/v1``, SMSFactor at ``/smsfactor``
-and an unauthenticated control API at ``/_sim`` (call counts, clock) for out-of-process use.
+campaigns), the call counters, the rate limiter and the injected faults (``faults``);
+``serve`` exposes it over real HTTP on a ``ThreadingHTTPServer`` with Nixflex mounted at
+``/nixflex/v1``, SMSFactor at ``/smsfactor`` and an unauthenticated control API at ``/_sim``
+(call counts, clock, faults) for out-of-process use.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import socket
+import struct
 import threading
 import traceback
 from collections import Counter
@@ -20,6 +23,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from pipelines.simulator import nixflex, smsfactor
+from pipelines.simulator.faults import (
+    Fault,
+    FaultBook,
+    FaultError,
+    apply_fault,
+    fault_to_json,
+    faults_from_json,
+)
 from pipelines.simulator.model import (
     SPREAD,
     Response,
@@ -82,6 +93,7 @@ class Simulator:
         self._limiter = RateLimiter(
             {"nixflex": rate_limit, "smsfactor": smsfactor_rate_limit}, rate_window
         )
+        self._faults = FaultBook(self._lock)
         self._recipients = RecipientCache()
         self._nixflex_ids: set[str] = set()
         self._nixflex: dict[str, NixflexAccount] = {}
@@ -220,6 +232,19 @@ class Simulator:
             raise ValueError(f"vendor must be one of {', '.join(VENDORS)}")
         self._limiter.throttle_next(vendor, n, retry_after)
 
+    def inject(self, *faults: Fault) -> None:
+        """Queue ``faults`` after the pending ones; each authenticated vendor request takes the
+        first that matches it and is not used up (see ``pipelines.simulator.faults``)."""
+        self._faults.inject(faults)
+
+    def pending_faults(self) -> list[Fault]:
+        """The faults not used up yet, in order, ``times`` set to the uses left."""
+        return self._faults.pending()
+
+    def clear_faults(self) -> None:
+        """Drop every pending fault."""
+        self._faults.clear()
+
     def max_requests_in_window(self, vendor: str) -> int:
         """The most requests one key had served by ``vendor`` within one rate window."""
         if vendor not in VENDORS:
@@ -236,7 +261,8 @@ class Simulator:
         headers: Mapping[str, str],
         body: bytes = b"",
     ) -> Response:
-        """Route one request: control API, or a vendor (auth, rate limit, answer, counting)."""
+        """Route one request: control API, or a vendor (auth, faults, rate limit, answer,
+        counting). A "delay" fault sleeps here, in the caller's thread, holding no lock."""
         if path == CONTROL or path.startswith(CONTROL + "/"):
             return self._control(method, path, body)
         now = self.clock.now()
@@ -247,22 +273,33 @@ class Simulator:
             )
         vendor, sub_path = MOUNTS[mount], path[len(mount) :] or "/"
         lowered = lower_keys(headers)
-        token = bearer_token(lowered)
+        token = bearer_token(lowered) or ""
         labelled = nixflex.key_label if vendor == "nixflex" else smsfactor.token_label
         label = labelled(token)  # counted by the key's public part, never the secret
+        endpoint = (nixflex if vendor == "nixflex" else smsfactor).endpoint_for(sub_path)
+        as_json = vendor == "smsfactor" and smsfactor.wants_json(lowered)
         if method != "GET":
-            endpoint = (nixflex if vendor == "nixflex" else smsfactor).endpoint_for(sub_path)
             payload = json_body({"error": f"{method} is not simulated"})
             response = Response(
                 405, {"Content-Type": "application/json", "Allow": "GET"}, payload, endpoint
             )
-        elif vendor == "nixflex":
-            response = self._nixflex_get(sub_path, query, self._nixflex.get(token or ""), now)
         else:
-            account = self._smsfactor.get(token or "")
-            response = self._smsfactor_get(
-                sub_path, query, smsfactor.wants_json(lowered), account, now
-            )
+
+            def real() -> Response:
+                if vendor == "nixflex":
+                    return self._nixflex_get(sub_path, query, self._nixflex.get(token), now)
+                account = self._smsfactor.get(token)
+                return self._smsfactor_get(sub_path, query, as_json, account, now)
+
+            # Faults hit authenticated requests only: a bad key keeps its own documented answer.
+            known = token in (self._nixflex if vendor == "nixflex" else self._smsfactor)
+            fault = self._faults.take(vendor, endpoint, path) if known else None
+            if fault is None:
+                response = real()
+            else:
+                response = apply_fault(
+                    fault, endpoint, as_json, real, lambda: self._limiter.charge(vendor, label)
+                )
         with self._lock:
             self.calls[(vendor, response.endpoint)] += 1
             self.calls_by_key[(vendor, label, response.endpoint)] += 1
@@ -316,6 +353,8 @@ class Simulator:
         route = path.rstrip("/")
         if route == CONTROL + "/calls" and method == "GET":
             return _control_json(200, self.calls_snapshot())
+        if route == CONTROL + "/faults":
+            return self._control_faults(method, body)
         if route != CONTROL + "/clock" or method not in ("GET", "POST"):
             return _control_json(404, {"error": f"no control route {method} {path}"})
         if method == "POST":
@@ -323,6 +362,22 @@ class Simulator:
             if error:
                 return _control_json(400, {"error": error})
         return _control_json(200, {"now": iso_z(self.clock.now())})
+
+    def _control_faults(self, method: str, body: bytes) -> Response:
+        """``GET`` lists pending faults, ``POST`` injects a JSON list, ``DELETE`` clears."""
+        if method == "POST":
+            try:
+                faults = faults_from_json(body)
+            except ValueError as error:
+                return _control_json(400, {"error": str(error)})
+            self.inject(*faults)
+        elif method == "DELETE":
+            return _control_json(200, {"cleared": self._faults.clear()})
+        elif method != "GET":
+            payload = json_body({"error": f"{method} /_sim/faults: use GET, POST or DELETE"})
+            headers = {"Content-Type": "application/json", "Allow": "GET, POST, DELETE"}
+            return Response(405, headers, payload, "")
+        return _control_json(200, {"faults": [fault_to_json(f) for f in self.pending_faults()]})
 
     def _move_clock(self, body: bytes) -> str | None:
         """Apply ``{"advance_seconds": n}`` or ``{"set": ISO}``; return an error text or None."""
@@ -396,16 +451,36 @@ class _Handler(BaseHTTPRequestHandler):
             response = self.server.simulator.handle(
                 method, split.path, query, dict(self.headers.items()), body
             )
+        except FaultError as error:  # a test's fault does not fit the answer: say which
+            body = json_body({"error": f"fault could not be applied: {error}"})
+            response = Response(500, {"Content-Type": "application/json"}, body, "")
         except Exception:  # a simulator bug must not kill the connection silently
             traceback.print_exc()
             body = json_body({"error": "simulator crashed"})
             response = Response(500, {"Content-Type": "application/json"}, body, "")
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
+        if response.reset:
+            self._reset()
+            return
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            self.wfile.write(response.body)
+        except (BrokenPipeError, ConnectionResetError):  # e.g. it timed out on a delay fault
+            self.close_connection = True
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP RST: linger 0 makes close() abort, not finish.
+
+        The socket is really closed here (its read file holds a reference to it), before
+        ``shutdown_request`` could send a FIN that the client would read as a clean end.
+        """
+        self.close_connection = True
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.rfile.close()
 
     def log_message(self, format: str, *args: object) -> None:
         if self.server.verbose:

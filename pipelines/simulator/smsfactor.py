@@ -12,9 +12,10 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
+from http import HTTPStatus
 
 from pipelines.simulator.model import (
     SMSFACTOR_SENDERS,
@@ -266,6 +267,33 @@ def rate_limited(retry_after: int, as_json: bool) -> Response:
     response = _reply("rate_limited", 429, _failure(-99, "Too many requests", details), as_json)
     response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def status_error(endpoint: str, status: int, as_json: bool) -> Response:
+    """An error answer for a forced HTTP ``status`` as SMSFactor's clients meet it.
+
+    A 5xx comes from the proxy in front of the API, so it is an HTML gateway page whatever the
+    client asked for; a 4xx is the API's own failure shape (-1 authentication, -5 not found,
+    -99 anything else) in JSON or XML like every other answer, and a 429 also says when to
+    retry.
+    """
+    if status >= 500:
+        title = f"{status} {_phrase(status)}"
+        page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+        return Response(status, {"Content-Type": "text/html"}, page.encode(), endpoint)
+    if status == 429:
+        return replace(rate_limited(1, as_json), endpoint=endpoint)
+    code, message = {401: (-1, "Unauthorized"), 404: (-5, "Resource not found")}.get(
+        status, (-99, "Unknown error")
+    )
+    return _reply(endpoint, status, _failure(code, message, f"HTTP {status}"), as_json)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
 
 
 def _history(
