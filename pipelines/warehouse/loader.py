@@ -541,6 +541,15 @@ def _quarantine_response(conn: Connection, landed: _Landed, kind: str, reason: s
         ),
         {"id": landed.response_id, "reason": f"{kind}: {reason}"},
     )
+    if kind == UNREADABLE_BODY and landed.endpoint == "campaign.get" and landed.campaign_id:
+        conn.execute(
+            text(sqlfiles.read("load/refetch_campaign.sql")),
+            {
+                "provider": landed.provider,
+                "campaign_id": landed.campaign_id,
+                "at": landed.fetched_at,
+            },
+        )
     log.warning(
         "quarantined %s answer %d: %s: %s", landed.provider, landed.response_id, kind, reason
     )
