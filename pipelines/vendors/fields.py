@@ -20,10 +20,12 @@ _NO_DATE = {"", "0000-00-00 00:00:00", "0000-00-00"}
 
 
 def text(item: dict[str, Any], key: str, *, required: bool = False) -> str | None:
-    """A string field; numbers are accepted and rendered as text (vendors drift)."""
+    """A string field; numbers are accepted and rendered as text (vendors drift). Text that
+    is not valid Unicode (a lone surrogate, which JSON's escapes can spell) is refused:
+    Postgres could not store it."""
     value = item.get(key)
     if type(value) is str and value:  # the usual case first: this runs once per field
-        return value
+        return value if value.isascii() else _unicode(value, key)
     if value is None or value == "":
         if required:
             raise ItemProblem(f"{key} is missing")
@@ -31,6 +33,14 @@ def text(item: dict[str, Any], key: str, *, required: bool = False) -> str | Non
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ItemProblem(f"{key} should be text, got {type(value).__name__}")
     return str(value)
+
+
+def _unicode(value: str, key: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ItemProblem(f"{key} is not valid Unicode text ({exc.reason})") from exc
+    return value
 
 
 def integer(item: dict[str, Any], key: str) -> int:
@@ -41,7 +51,10 @@ def integer(item: dict[str, Any], key: str) -> int:
     if isinstance(value, int):
         return value
     if isinstance(value, str) and _INT.match(value.strip()):
-        return int(value.strip())
+        try:
+            return int(value.strip())
+        except ValueError as exc:  # more digits than Python converts (int_max_str_digits)
+            raise ItemProblem(f"{key} is not a plausible counter: {len(value)} digits") from exc
     if value is None:
         raise ItemProblem(f"{key} is missing")
     raise ItemProblem(f"{key} should be an integer, got {value!r}")
@@ -73,15 +86,19 @@ def utc_timestamp(item: dict[str, Any], key: str) -> datetime | None:
     try:
         return iso_to_utc(value)
     except ValueError as exc:
-        raise ItemProblem(f"{key} should be an ISO-8601 timestamp, got {value!r}") from exc
+        raise ItemProblem(f"{key} should be an ISO-8601 timestamp, got {value[:60]!r}") from exc
 
 
 def iso_to_utc(value: str) -> datetime:
-    """An ISO-8601 string in UTC; naive means UTC (Nixflex's rule). Raises ValueError."""
+    """An ISO-8601 string in UTC; naive means UTC (Nixflex's rule). Raises ValueError, also
+    for a time that falls outside years 1-9999 once in UTC."""
     parsed = datetime.fromisoformat(value.strip())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{value!r} is outside years 1-9999 in UTC") from exc
 
 
 def paris_timestamp(item: dict[str, Any], key: str) -> datetime | None:
@@ -101,7 +118,10 @@ def paris_timestamp(item: dict[str, Any], key: str) -> datetime | None:
         local = datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")
     except ValueError as exc:
         raise ItemProblem(f"{key} should be 'Y-m-d H:i:s', got {value!r}") from exc
-    return local.replace(tzinfo=PARIS).astimezone(UTC)
+    try:
+        return local.replace(tzinfo=PARIS).astimezone(UTC)
+    except OverflowError as exc:
+        raise ItemProblem(f"{key} is outside years 1-9999 in UTC, got {value!r}") from exc
 
 
 def unknown_fields(

@@ -126,6 +126,15 @@ def summarize(rows: Sequence[RecipientRow]) -> Summary:
     return Summary(len(rows), min(sent, default=None), max(sent, default=None), done)
 
 
+def _utf8(data: bytes) -> bool:
+    """Whether ``data`` is UTF-8 (msgspec checks the strings it decodes, not Raw values)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def read(body: bytes, observed_at: datetime) -> BulkCampaign | None:
     """The answer's rows, observed at ``observed_at``, when it is plain (see the module);
     else None."""
@@ -138,10 +147,11 @@ def read(body: bytes, observed_at: datetime) -> BulkCampaign | None:
         if not top.keys() <= nixflex_parse.CAMPAIGN_FIELDS:
             return None  # undocumented fields: the careful parser notes them
         # The campaign's own fields are few: read them as the careful parser would.
-        header = {key: json.loads(bytes(value)) for key, value in top.items()}
+        # (Decoded as UTF-8 first: json.loads on bytes would let encoded surrogates through.)
+        header = {key: json.loads(bytes(value).decode("utf-8")) for key, value in top.items()}
         campaign_id = fields.text(header, "campaign_id", required=True)
-    except (msgspec.DecodeError, ValueError, ItemProblem):  # ValidationError: a DecodeError
-        return None
+    except (msgspec.DecodeError, ValueError, ItemProblem, RecursionError):
+        return None  # ValidationError is a DecodeError; RecursionError: nested too deeply
     assert campaign_id is not None  # required=True
     rows: list[RecipientRow] = []
     append = rows.append
@@ -158,8 +168,8 @@ def read(body: bytes, observed_at: datetime) -> BulkCampaign | None:
         variables: bytes | None = None
         if r.variables != _NULL:
             variables = JSONB_V1 + r.variables
-            if variables[1:2] != b"{":
-                return None
+            if variables[1:2] != b"{" or not (variables.isascii() or _utf8(variables)):
+                return None  # not an object, or bytes that are not UTF-8 text
         sent_at = None
         if r.sent_at:
             sent_at = times.get(r.sent_at)

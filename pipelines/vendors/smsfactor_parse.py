@@ -96,6 +96,10 @@ def decode(body: bytes) -> dict[str, Any]:
             doc = json.loads(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, SafeET.ParseError, DefusedXmlException) as exc:
         raise Unreadable(UNREADABLE_BODY, f"body is neither valid JSON nor XML: {exc}") from exc
+    except LookupError as exc:  # an XML declaration naming an encoding Python does not have
+        raise Unreadable(UNREADABLE_BODY, f"body declares an unknown encoding: {exc}") from exc
+    except RecursionError as exc:
+        raise Unreadable(UNREADABLE_BODY, "body is nested too deeply to read") from exc
     if not isinstance(doc, dict):
         raise Unreadable(UNKNOWN_SHAPE, f"expected an object, got {type(doc).__name__}")
     return doc

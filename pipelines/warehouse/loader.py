@@ -21,10 +21,10 @@ from __future__ import annotations
 import gc
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -43,7 +43,7 @@ from pipelines.vendors.records import (
     SmsFactorCampaign,
     Unreadable,
 )
-from pipelines.warehouse import bodies, sqlfiles
+from pipelines.warehouse import bodies, quarantine, sqlfiles
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _load_one(
         rejected = _dispatch(conn, landed, stats, settle_window)
     except Unreadable as exc:
         savepoint.rollback()
-        _quarantine_response(conn, landed, exc.kind, exc.reason)
+        quarantine.quarantine_response(conn, landed, exc.kind, exc.reason)
         stats.responses_quarantined += 1
         return
     except (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError) as exc:
@@ -196,11 +196,20 @@ def _load_one(
         savepoint.rollback()
         cause = getattr(exc, "orig", None) or exc
         reason = f"the warehouse refused this answer: {str(cause).splitlines()[0]}"
-        _quarantine_response(conn, landed, "rejected_by_warehouse", reason)
+        quarantine.quarantine_response(conn, landed, "rejected_by_warehouse", reason)
+        stats.responses_quarantined += 1
+        return
+    except _READER_FAILURES as exc:
+        # The readers turn bad input into Unreadable or rejected items; anything else they
+        # raise on an answer is a reader bug that this answer shows. Keep the answer (a
+        # replay applies the fix) and let the rest of the load go on.
+        savepoint.rollback()
+        reason = f"the reader failed on this answer: {type(exc).__name__}: {exc}"[:2000]
+        quarantine.quarantine_response(conn, landed, READER_ERROR, reason)
         stats.responses_quarantined += 1
         return
     savepoint.commit()
-    _quarantine_items(conn, landed, rejected)
+    quarantine.quarantine_items(conn, landed, rejected)
     flagged = sum(r.kind == UNKNOWN_FIELD for r in rejected)
     stats.items_quarantined += len(rejected) - flagged
     stats.items_flagged += flagged
@@ -208,6 +217,12 @@ def _load_one(
     said += ["undocumented fields noted (not read)"] if flagged else []
     _mark_loaded(conn, landed, "; ".join(said) or None)
     stats.responses_loaded += 1
+
+
+# What a reader may raise on odd input when it fails to refuse it cleanly (UnicodeError:
+# text psycopg cannot encode; RecursionError: nesting too deep; OverflowError: times).
+_READER_FAILURES = (ValueError, OverflowError, RecursionError, LookupError, UnicodeError)
+READER_ERROR = "reader_error"
 
 
 def _document(payload: Any, body: bytes | None, landed: _Landed) -> Any:
@@ -219,6 +234,8 @@ def _document(payload: Any, body: bytes | None, landed: _Landed) -> Any:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise Unreadable(UNREADABLE_BODY, f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise Unreadable(UNREADABLE_BODY, "body is nested too deeply to read") from exc
 
 
 def _dispatch(
@@ -395,6 +412,15 @@ def _upsert_nixflex_dim(
     )
 
 
+def _later(at: datetime, by: timedelta) -> datetime:
+    """``at + by``, or the last representable time when a vendor's date is that close to
+    year 9999."""
+    try:
+        return at + by
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
 def _settle(
     conn: Connection,
     provider: str,
@@ -407,9 +433,9 @@ def _settle(
     settle_window: timedelta,
 ) -> None:
     """Record whether the campaign is final and when it settles, from the data just loaded."""
-    settles_at = last_sent + settle_window if final and last_sent else None
+    settles_at = _later(last_sent, settle_window) if final and last_sent else None
     if final and settles_at is None:  # final with no sending time at all: settles from now
-        settles_at = landed.fetched_at + settle_window
+        settles_at = _later(landed.fetched_at, settle_window)
     conn.execute(
         text(sqlfiles.read("load/settle_campaign.sql")),
         {
@@ -518,63 +544,3 @@ def _write_smsfactor(
         snapshot.rowcount,
         settle_window,
     )
-
-
-def _jsonb_text(value: Any) -> str:
-    # jsonb cannot hold NUL; keep the item readable rather than lose it.
-    return json.dumps(value, default=str).replace("\\u0000", "\\ufffd")
-
-
-def _quarantine_response(conn: Connection, landed: _Landed, kind: str, reason: str) -> None:
-    conn.execute(
-        text(
-            "insert into raw.quarantine (response_id, provider, campaign_id, kind, reason) "
-            "select response_id, provider, campaign_id, :kind, :reason "
-            "from raw.vendor_response where response_id = :id"
-        ),
-        {"id": landed.response_id, "kind": kind, "reason": reason},
-    )
-    conn.execute(
-        text(
-            "update raw.vendor_response set load_status = 'quarantined', loaded_at = now(), "
-            "load_note = :reason where response_id = :id"
-        ),
-        {"id": landed.response_id, "reason": f"{kind}: {reason}"},
-    )
-    if kind == UNREADABLE_BODY and landed.endpoint == "campaign.get" and landed.campaign_id:
-        conn.execute(
-            text(sqlfiles.read("load/refetch_campaign.sql")),
-            {
-                "provider": landed.provider,
-                "campaign_id": landed.campaign_id,
-                "at": landed.fetched_at,
-            },
-        )
-    log.warning(
-        "quarantined %s answer %d: %s: %s", landed.provider, landed.response_id, kind, reason
-    )
-
-
-_INSERT_QUARANTINED_ITEM = text("""
-insert into raw.quarantine (response_id, provider, campaign_id, kind, reason, item)
-values (:id, :provider, :campaign_id, :kind, :reason, cast(:item as jsonb))
-""")
-
-
-def _quarantine_items(conn: Connection, landed: _Landed, rejected: Iterable[Rejected]) -> None:
-    rows = [
-        {
-            "id": landed.response_id,
-            "provider": landed.provider,
-            "campaign_id": r.campaign_id,
-            "kind": r.kind,
-            "reason": r.reason,
-            "item": _jsonb_text(r.item),
-        }
-        for r in rejected
-    ]
-    if rows:
-        conn.execute(
-            _INSERT_QUARANTINED_ITEM,
-            rows,
-        )
