@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 from pipelines.warehouse import lanes, loader
 from pipelines.warehouse.landing import land_now
 from pipelines.warehouse.lanes import load_pending
-from pipelines.warehouse.loader import LoadStats, load_answers
+from pipelines.warehouse.loader import LoadOptions, LoadStats, load_answers
 from tests.sync_helpers import rows, scalar
 from tests.test_loader import T, nixflex_detail, recipient
 
@@ -263,10 +263,10 @@ def test_helper_processes_load_what_one_loader_loads(
     monkeypatch.setattr(lanes, "PARALLEL_FROM_BYTES", 0)
     here: list[list[int]] = []
 
-    def slow(engine: Engine, lane: list[int], settle_window: timedelta) -> LoadStats:
+    def slow(engine: Engine, lane: list[int], options: LoadOptions) -> LoadStats:
         here.append(lane)
         time.sleep(0.5)
-        return load_answers(engine, lane, settle_window)
+        return load_answers(engine, lane, options)
 
     monkeypatch.setattr(lanes, "load_answers", slow)
     said: list[str] = []

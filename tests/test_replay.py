@@ -15,7 +15,7 @@ from pipelines.warehouse import lanes, replay
 from pipelines.warehouse.checks import run_check
 from pipelines.warehouse.landing import land_now
 from pipelines.warehouse.lanes import load_pending
-from pipelines.warehouse.loader import load_answers
+from pipelines.warehouse.loader import LoadOptions, load_answers
 from tests.conftest import SimulatorHandle
 from tests.sync_helpers import checks_by_name, rows, run_full_sync, scalar
 from tests.test_loader import T, nixflex_detail, recipient
@@ -120,11 +120,11 @@ def test_a_replay_cut_short_leaves_answers_pending_and_a_second_one_finishes(
 
     done: list[int] = []
 
-    def dies_after_three(engine: Engine, lane: list[int], settle_window: timedelta):  # type: ignore[no-untyped-def]
+    def dies_after_three(engine: Engine, lane: list[int], options: LoadOptions):  # type: ignore[no-untyped-def]
         if len(done) == 3:
             raise ConnectionError("the warehouse went away")
         done.append(1)
-        return load_answers(engine, lane, settle_window)
+        return load_answers(engine, lane, options)
 
     monkeypatch.setattr(lanes, "load_answers", dies_after_three)
     with pytest.raises(ConnectionError):

@@ -20,6 +20,7 @@ import httpx
 from sqlalchemy import Engine
 
 from pipelines.polling.policy import PollingPolicy
+from pipelines.privacy import Privacy
 from pipelines.vendors import nixflex_client, smsfactor_client
 from pipelines.vendors.ratelimit import limiter_for
 from pipelines.vendors.transport import DEFAULT_TIMEOUT
@@ -50,6 +51,17 @@ def _http_client() -> httpx.Client:
         follow_redirects=False,
         headers={"User-Agent": "sms-delivery-warehouse/0.1"},
     )
+
+
+class PrivacyResource(dg.ConfigurableResource):
+    """How recipients are written to ``sms``: ``PHONE_HASH_SALT`` unset keeps phone numbers
+    and rendered messages as received; set, phones are pseudonymised with it and rendered
+    messages left out (``pipelines.privacy``)."""
+
+    phone_hash_salt: str | None = None
+
+    def privacy(self) -> Privacy:
+        return Privacy.from_setting(self.phone_hash_salt)
 
 
 class VendorAccount(dg.Config):
@@ -198,4 +210,5 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             **smsfactor_kwargs,
         ),
         "polling": PollingResource(),
+        "privacy": PrivacyResource(phone_hash_salt=_env("PHONE_HASH_SALT")),
     }

@@ -14,7 +14,7 @@ from dagster import AssetExecutionContext
 from sqlalchemy import Engine
 
 from pipelines.defs.raw_assets import FRESHNESS, NIXFLEX_RAW, SMSFACTOR_RAW
-from pipelines.defs.resources import PollingResource, WarehouseResource
+from pipelines.defs.resources import PollingResource, PrivacyResource, WarehouseResource
 from pipelines.warehouse import introspect
 from pipelines.warehouse.lanes import load_pending
 from pipelines.warehouse.replay import ReplayScope, replay
@@ -96,15 +96,19 @@ def load_sms_tables(
     config: LoadConfig,
     warehouse: WarehouseResource,
     polling: PollingResource,
+    privacy: PrivacyResource,
 ) -> Iterator[dg.MaterializeResult]:
     """Load every pending raw answer into the sms tables; each ends loaded or quarantined.
     With ``replay`` set (the ``replay_from_raw`` job), first read again from raw what it
     names."""
     engine = warehouse.engine()
     settle_window = polling.policy().settle_window
+    written = privacy.privacy()
     replayed: dict[str, object] = {}
     if config.replay == Replay.none:
-        stats = load_pending(engine, progress=context.log.info, settle_window=settle_window)
+        stats = load_pending(
+            engine, progress=context.log.info, settle_window=settle_window, privacy=written
+        )
     else:
         report = replay(
             engine,
@@ -112,6 +116,7 @@ def load_sms_tables(
             config.provider,
             progress=context.log.info,
             settle_window=settle_window,
+            privacy=written,
         )
         stats = report.load
         replayed = {"replay": report.scope.value, "answers_replayed": report.answers_marked}
@@ -119,7 +124,12 @@ def load_sms_tables(
     for key in _TABLES:
         yield dg.MaterializeResult(
             asset_key=key,
-            metadata={**table_metadata(engine, key), **stats.as_dict(), **replayed},
+            metadata={
+                **table_metadata(engine, key),
+                **stats.as_dict(),
+                **replayed,
+                "phones": "pseudonymised" if written.pseudonymised else "as received",
+            },
         )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import msgspec
 
+from pipelines.privacy import AS_RECEIVED, Privacy
 from pipelines.rules import DELIVERED, FAILED, NIXFLEX_STATUS_BUCKET, UNKNOWN
 from pipelines.vendors import fields, nixflex_parse
 from pipelines.vendors.fields import iso_to_utc
@@ -135,9 +136,9 @@ def _utf8(data: bytes) -> bool:
     return True
 
 
-def read(body: bytes, observed_at: datetime) -> BulkCampaign | None:
+def read(body: bytes, observed_at: datetime, privacy: Privacy = AS_RECEIVED) -> BulkCampaign | None:
     """The answer's rows, observed at ``observed_at``, when it is plain (see the module);
-    else None."""
+    else None. ``privacy`` says how phones and rendered messages are written."""
     try:
         top = _TOP.decode(body)
         listed = top.pop("recipients", None)
@@ -160,6 +161,8 @@ def read(body: bytes, observed_at: datetime) -> BulkCampaign | None:
     first_sent = last_sent = None
     all_done = True
     buckets = NIXFLEX_STATUS_BUCKET
+    pseudonym = privacy.phone if privacy.pseudonymised else None
+    keep_rendered = not privacy.pseudonymised
     for r in people:
         phone, status = r.phone, r.status
         if not phone or not status or phone in seen:
@@ -189,12 +192,12 @@ def read(body: bytes, observed_at: datetime) -> BulkCampaign | None:
         append(
             (
                 campaign_id,
-                phone,
+                pseudonym(phone) if pseudonym else phone,
                 status,
                 bucket,
                 r.twilio_sid or None,
                 r.error_message or None,
-                r.rendered_message or None,
+                (r.rendered_message or None) if keep_rendered else None,
                 variables,
                 sent_at,
                 observed_at,

@@ -38,9 +38,16 @@ from datetime import timedelta
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from pipelines.privacy import AS_RECEIVED, Privacy
 from pipelines.warehouse import sqlfiles
 from pipelines.warehouse.engine import get_engine
-from pipelines.warehouse.loader import SETTLE_WINDOW, LoadStats, load_answers, record_unchanged
+from pipelines.warehouse.loader import (
+    SETTLE_WINDOW,
+    LoadOptions,
+    LoadStats,
+    load_answers,
+    record_unchanged,
+)
 
 # Below this many stored bytes of pending answers a helper process costs more than it saves
 # (bench-load: a helper starts in ~0.4 s; 2 MB of stored Nixflex answers, compressed about
@@ -100,6 +107,7 @@ def load_pending(
     settle_window: timedelta = SETTLE_WINDOW,
     processes: int | None = None,
     exclusive: bool = True,
+    privacy: Privacy = AS_RECEIVED,
 ) -> LoadStats:
     """Load every pending answer (of one provider, or all), in lanes (see the module).
 
@@ -107,19 +115,21 @@ def load_pending(
     (it sets ``settles_at`` in ``sms.campaign_poll_state``). ``processes``: loaders side by
     side for a large load (default: ``default_processes()``; 1 keeps everything here).
     ``progress`` gets a line every 50 answers and at the end. ``exclusive=False`` is for a
-    caller that already holds ``one_load_at_a_time``.
+    caller that already holds ``one_load_at_a_time``. ``privacy``: how recipients are
+    written (``pipelines.privacy``).
     """
+    options = LoadOptions(settle_window, privacy)
     if exclusive:
         with one_load_at_a_time(engine, progress):
-            return _load_pending(engine, provider, progress, settle_window, processes)
-    return _load_pending(engine, provider, progress, settle_window, processes)
+            return _load_pending(engine, provider, progress, options, processes)
+    return _load_pending(engine, provider, progress, options, processes)
 
 
 def _load_pending(
     engine: Engine,
     provider: str | None,
     progress: Callable[[str], None] | None,
-    settle_window: timedelta,
+    options: LoadOptions,
     processes: int | None,
 ) -> LoadStats:
     total = record_unchanged(engine, provider)
@@ -174,7 +184,7 @@ def _load_pending(
             raise
 
     def here(lane: list[int]) -> LoadStats:
-        return load_answers(engine, lane, settle_window)
+        return load_answers(engine, lane, options)
 
     if not helpers:
         run(here)
@@ -184,7 +194,7 @@ def _load_pending(
     pool = ProcessPoolExecutor(helpers, mp_context=multiprocessing.get_context("spawn"))
 
     def there(lane: list[int]) -> LoadStats:
-        return pool.submit(_load_in_helper, url, lane, settle_window).result()
+        return pool.submit(_load_in_helper, url, lane, options).result()
 
     try:
         with ThreadPoolExecutor(helpers, thread_name_prefix="load-helper") as feeders:
@@ -199,6 +209,6 @@ def _load_pending(
     return total
 
 
-def _load_in_helper(url: str, lane: list[int], settle_window: timedelta) -> LoadStats:
+def _load_in_helper(url: str, lane: list[int], options: LoadOptions) -> LoadStats:
     """One lane, in a helper process (one engine per process, reused across lanes)."""
-    return load_answers(get_engine(url), lane, settle_window)
+    return load_answers(get_engine(url), lane, options)

@@ -31,6 +31,7 @@ import psycopg
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError, IntegrityError
 
+from pipelines.privacy import AS_RECEIVED, Privacy
 from pipelines.rules import NIXFLEX_FINAL_STATUSES, SMSFACTOR_FINAL_STATUSES
 from pipelines.vendors import nixflex_bulk, nixflex_parse, smsfactor_parse
 from pipelines.vendors.nixflex_bulk import RecipientRow
@@ -99,7 +100,17 @@ def record_unchanged(engine: Engine, provider: str | None = None) -> LoadStats:
     return LoadStats(responses_loaded=recorded, responses_unchanged=recorded)
 
 
-def load_answers(engine: Engine, response_ids: list[int], settle_window: timedelta) -> LoadStats:
+@dataclass(frozen=True)
+class LoadOptions:
+    """How answers are loaded: ``settle_window``, how long after its last message a final
+    campaign still gets receipts (it sets ``settles_at``); ``privacy``, how recipients are
+    written (``pipelines.privacy``)."""
+
+    settle_window: timedelta = SETTLE_WINDOW
+    privacy: Privacy = AS_RECEIVED
+
+
+def load_answers(engine: Engine, response_ids: list[int], options: LoadOptions) -> LoadStats:
     """Load these pending answers one after the other, in this order, one transaction each
     (an answer another loader holds, or has loaded meanwhile, is skipped)."""
     stats = LoadStats()
@@ -113,7 +124,7 @@ def load_answers(engine: Engine, response_ids: list[int], settle_window: timedel
             conn.execute(text("set local synchronous_commit = off"))
             landed = _lock_pending(conn, response_id)
             if landed is not None:
-                _load_one(conn, landed, stats, settle_window)
+                _load_one(conn, landed, stats, options)
     return stats
 
 
@@ -163,9 +174,7 @@ def _mark_loaded(conn: Connection, landed: _Landed, note: str | None) -> None:
     )
 
 
-def _load_one(
-    conn: Connection, landed: _Landed, stats: LoadStats, settle_window: timedelta
-) -> None:
+def _load_one(conn: Connection, landed: _Landed, stats: LoadStats, options: LoadOptions) -> None:
     same_as = _unchanged_since(conn, landed)
     if same_as is not None:
         # Same bytes as an answer already loaded: the facts cannot differ. Record the poll,
@@ -184,7 +193,7 @@ def _load_one(
         return
     savepoint = conn.begin_nested()
     try:
-        rejected = _dispatch(conn, landed, stats, settle_window)
+        rejected = _dispatch(conn, landed, stats, options)
     except Unreadable as exc:
         savepoint.rollback()
         quarantine.quarantine_response(conn, landed, exc.kind, exc.reason)
@@ -239,7 +248,7 @@ def _document(payload: Any, body: bytes | None, landed: _Landed) -> Any:
 
 
 def _dispatch(
-    conn: Connection, landed: _Landed, stats: LoadStats, settle_window: timedelta
+    conn: Connection, landed: _Landed, stats: LoadStats, options: LoadOptions
 ) -> list[Rejected]:
     payload, body = bodies.read_back(conn, landed.response_id)
     if (
@@ -247,7 +256,7 @@ def _dispatch(
         and landed.endpoint == "campaign.get"
         and 200 <= landed.http_status < 300
         and body is not None
-        and _load_plain_nixflex(conn, landed, body, stats, settle_window)
+        and _load_plain_nixflex(conn, landed, body, stats, options)
     ):
         return []
     doc = _document(payload, body, landed)
@@ -265,13 +274,13 @@ def _dispatch(
             listed = nixflex_parse.parse_list(doc)
             return listed.rejected + listed.notes
         campaign = nixflex_parse.parse_campaign(doc)
-        _write_nixflex(conn, campaign, landed, stats, settle_window)
+        _write_nixflex(conn, campaign, landed, stats, options)
         return [*campaign.rejected, *campaign.notes]
     if not isinstance(doc, dict):
         raise Unreadable("unknown_shape", f"expected an object, got {type(doc).__name__}")
     batch = smsfactor_parse.parse_campaigns(doc)
     for campaign in batch.items:
-        _write_smsfactor(conn, campaign, landed, stats, settle_window)
+        _write_smsfactor(conn, campaign, landed, stats, options.settle_window)
     return batch.rejected + batch.notes
 
 
@@ -291,12 +300,12 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _load_plain_nixflex(
-    conn: Connection, landed: _Landed, body: bytes, stats: LoadStats, settle_window: timedelta
+    conn: Connection, landed: _Landed, body: bytes, stats: LoadStats, options: LoadOptions
 ) -> bool:
     """Load a plain campaign answer with the fast reader; False when the answer is not
     plain, or Postgres refuses a value, so that the careful parser takes it."""
     with _gc_paused():
-        bulk = nixflex_bulk.read(body, landed.fetched_at)
+        bulk = nixflex_bulk.read(body, landed.fetched_at, options.privacy)
         if bulk is None:
             return False
         campaign = nixflex_parse.parse_campaign({**bulk.header, "recipients": []})
@@ -307,7 +316,7 @@ def _load_plain_nixflex(
             savepoint.rollback()
             return False
     savepoint.commit()
-    _store(conn, campaign, landed, bulk.summary, stats, settle_window, in_facts)
+    _store(conn, campaign, landed, bulk.summary, stats, options.settle_window, in_facts)
     return True
 
 
@@ -316,18 +325,19 @@ def _write_nixflex(
     c: NixflexCampaign,
     landed: _Landed,
     stats: LoadStats,
-    settle_window: timedelta,
+    options: LoadOptions,
 ) -> None:
     """Load a campaign the careful parser read (an answer that is not plain): the same
     road as a plain answer, from the parsed records."""
+    privacy = options.privacy
     rows = [
         nixflex_bulk.recipient_row(
             c.campaign_id,
-            r.phone,
+            privacy.phone(r.phone),
             r.status,
             r.twilio_sid,
             r.error_message,
-            r.rendered_message,
+            privacy.rendered(r.rendered_message),
             None if r.variables is None else json.dumps(r.variables).encode(),
             r.sent_at,
             landed.fetched_at,
@@ -335,7 +345,8 @@ def _write_nixflex(
         for r in c.recipients
     ]
     in_facts = _copy_recipients(conn, c.campaign_id, rows)
-    _store(conn, c, landed, nixflex_bulk.summarize(rows), stats, settle_window, in_facts)
+    summary = nixflex_bulk.summarize(rows)
+    _store(conn, c, landed, summary, stats, options.settle_window, in_facts)
 
 
 def _store(

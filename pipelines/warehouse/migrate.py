@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import Engine, text
 
 from pipelines.warehouse.sqlfiles import SQL_DIR
@@ -65,10 +66,25 @@ create table if not exists meta.schema_migration (
 _applied_engines: set[int] = set()
 
 
+def _say(notice: psycopg.errors.Diagnostic) -> None:
+    log.warning("migration: %s", notice.message_primary)
+
+
+def _pending(engine: Engine, migrations: list[Migration]) -> bool:
+    """Whether any migration is not recorded, or recorded with other contents (read only)."""
+    with engine.connect() as conn:
+        if conn.execute(text("select to_regclass('meta.schema_migration')")).scalar() is None:
+            return True
+        done = dict(conn.execute(text("select version, checksum from meta.schema_migration")).all())
+    return any(done.get(m.version) != m.checksum for m in migrations)
+
+
 def migrate(engine: Engine, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Bring the schema up to date; returns the names of the migrations applied now."""
     migrations = discover(directory)
     applied_now: list[str] = []
+    if not _pending(engine, migrations):
+        return applied_now  # up to date: no DDL at all, so a role without it may run here
     with engine.begin() as conn:
         conn.execute(text("select pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
         conn.execute(text(_BOOTSTRAP))
@@ -82,8 +98,14 @@ def migrate(engine: Engine, directory: Path = MIGRATIONS_DIR) -> list[str]:
                     )
                 continue
             log.info("applying migration %s", migration.name)
-            # The driver connection runs a multi-statement script without binding parameters.
-            conn.connection.driver_connection.execute(migration.sql)
+            # The driver connection runs a multi-statement script without binding parameters;
+            # what a migration says (RAISE NOTICE: e.g. roles it may not create) is logged.
+            driver = conn.connection.driver_connection
+            driver.add_notice_handler(_say)
+            try:
+                driver.execute(migration.sql)
+            finally:
+                driver.remove_notice_handler(_say)
             conn.execute(
                 text(
                     "insert into meta.schema_migration (version, name, checksum) "

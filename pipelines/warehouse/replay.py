@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from sqlalchemy import Engine, text
 
+from pipelines.privacy import AS_RECEIVED, Privacy
 from pipelines.warehouse import sqlfiles
 from pipelines.warehouse.lanes import load_pending, one_load_at_a_time
 from pipelines.warehouse.loader import SETTLE_WINDOW, LoadStats
@@ -49,6 +50,7 @@ def replay(
     provider: str | None = None,
     progress: Callable[[str], None] | None = None,
     settle_window: timedelta = SETTLE_WINDOW,
+    privacy: Privacy = AS_RECEIVED,
 ) -> ReplayReport:
     """Replay ``scope`` (of one provider, or both) from raw; see the module."""
     if provider is not None and provider not in PROVIDERS:
@@ -64,6 +66,8 @@ def replay(
             )
         which = provider or "both vendors"
         say(f"replay of {scope.value} ({which}): {marked} answers to read again from raw")
-        stats = load_pending(engine, provider, progress, settle_window, exclusive=False)
+        stats = load_pending(
+            engine, provider, progress, settle_window, exclusive=False, privacy=privacy
+        )
     say(f"replay finished: {stats.as_dict()}")
     return ReplayReport(scope, provider, marked, stats)
