@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo dev dev-demo sync replay test lint format psql raw-body simulator clean lock bench-polling bench-load bench-plans
+.PHONY: install demo dev dev-demo sync replay test browser lint format psql raw-body simulator clean lock bench-polling bench-load bench-plans
 
 install: $(STAMP)
 
@@ -49,9 +49,20 @@ raw-body: $(STAMP) ## the bytes of one landed answer as received: make raw-body 
 	@test -n "$(ID)" || { echo "usage: make raw-body ID=<raw.vendor_response.response_id>" >&2; exit 2; }
 	@$(PY) -m pipelines.cli raw-body $(ID)
 
-test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## lint, then every test
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml browser ## lint, then every test
 	@$(VENV)/bin/ruff check .
 	@$(PY) -m pytest
+
+# The UI test drives Debian's chromium (playwright never downloads a browser). Installed
+# here when missing and this user may (root with apt-get); otherwise that test says so.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the UI test (first run only)..."; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+	    || { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1; } \
+	    || echo "could not install chromium: the UI test will be skipped"; \
+	  else echo "chromium is not installed (Debian: apt-get install chromium): the UI test will be skipped"; fi; }
 
 bench-polling: $(STAMP) ## polling cost vs a naive full refresh, and a rate-limited backfill (~20 min)
 	@$(PY) -m bench.polling

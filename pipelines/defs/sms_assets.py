@@ -7,15 +7,17 @@ view over them.
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
 from collections.abc import Iterator
+from datetime import date
 from enum import Enum
 
 import dagster as dg
 from dagster import AssetExecutionContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from pipelines.defs.raw_assets import FRESHNESS, NIXFLEX_RAW, SMSFACTOR_RAW
 from pipelines.defs.resources import PollingResource, PrivacyResource, WarehouseResource
-from pipelines.warehouse import introspect
+from pipelines.reporting.chart import as_markdown_image, rate_chart
+from pipelines.warehouse import introspect, sqlfiles
 from pipelines.warehouse.lanes import load_pending
 from pipelines.warehouse.replay import ReplayScope, replay
 
@@ -64,17 +66,56 @@ class LoadConfig(dg.Config):
     provider: str | None = None
 
 
+# How each relation's preview is ordered: its newest rows first.
+_PREVIEW_ORDER = {
+    "dim_campaign": "last_polled_at desc, campaign_id",
+    "fact_recipient_delivery": "status_changed_at desc, campaign_id",
+    "fact_recipient_status_change": "observed_at desc, campaign_id",
+    "fact_campaign_counters": "observed_at desc, campaign_id",
+    "campaign_delivery": "as_of desc, campaign_id",
+}
+
+
 def table_metadata(engine: Engine, key: dg.AssetKey) -> dict[str, object]:
-    """Row count and column schema as the UI shows them."""
+    """Row count, column schema and a preview of the newest rows (personal columns left
+    out), as the UI shows them."""
     schema, relation = key.path
     cols = introspect.columns(engine, schema, relation)
+    names, records = introspect.preview(engine, schema, relation, _PREVIEW_ORDER[relation])
+    by_name = {c.name: c for c in cols}
     return {
         "dagster/row_count": introspect.row_count(engine, schema, relation),
         "dagster/column_schema": dg.TableSchema(
             columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in cols]
         ),
         "dagster/table_name": f"{schema}.{relation}",
+        "preview": dg.MetadataValue.table(
+            records=[dg.TableRecord(r) for r in records],
+            schema=dg.TableSchema(
+                columns=[dg.TableColumn(n, _table_type(by_name[n].type)) for n in names]
+            ),
+        ),
     }
+
+
+def _table_type(pg_type: str) -> str:
+    if pg_type in ("integer", "bigint", "smallint"):
+        return "int"
+    if pg_type in ("numeric", "double precision", "real"):
+        return "float"
+    return "bool" if pg_type == "boolean" else "string"
+
+
+def delivery_chart(engine: Engine, days: int = 30) -> str:
+    """Markdown holding a picture of each vendor's daily delivery rate."""
+    with engine.connect() as conn:
+        sql = text(sqlfiles.read("reporting/delivery_rate_by_day.sql"))
+        found = conn.execute(sql, {"days": days})
+        series: dict[str, list[tuple[date, float]]] = {}
+        for day, provider, rate in found:
+            series.setdefault(provider, []).append((day, float(rate)))
+    svg = rate_chart(f"Delivery rate by day, last {days} days (campaigns by send day)", series)
+    return as_markdown_image(svg, "delivery rate by day and vendor")
 
 
 @dg.multi_asset(
@@ -145,4 +186,9 @@ def load_sms_tables(
 def campaign_delivery(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The mart is a view: materializing it records what it shows now."""
     engine = warehouse.engine()
-    return dg.MaterializeResult(metadata=table_metadata(engine, CAMPAIGN_DELIVERY))
+    return dg.MaterializeResult(
+        metadata={
+            **table_metadata(engine, CAMPAIGN_DELIVERY),
+            "delivery_rate_by_day": dg.MetadataValue.md(delivery_chart(engine)),
+        }
+    )
