@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo dev dev-demo sync replay test browser lint format psql raw-body simulator clean lock bench-polling bench-load bench-plans
+.PHONY: install demo dev dev-demo sync checks replay test browser lint format psql raw-body simulator clean lock bench-polling bench-load bench-plans
 
 install: $(STAMP)
 
@@ -29,6 +29,9 @@ demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## simulator + embedded warehouse + 
 
 sync: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## one full sync against whatever the environment points at
 	@$(PY) -m pipelines.cli sync
+
+checks: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## every check over every campaign (the daily full check), nothing fetched
+	@$(PY) -m pipelines.cli checks
 
 replay: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## rebuild the sms tables from raw, no vendor call (SCOPE=quarantined, PROVIDER=nixflex|smsfactor)
 	@$(PY) -m pipelines.cli replay $(if $(SCOPE),--scope $(SCOPE)) $(if $(PROVIDER),--provider $(PROVIDER))

@@ -104,6 +104,7 @@ def main() -> None:
             "campaign_id": one,
             "week_ago": newest - timedelta(days=7),
             "hour_ago": at - timedelta(hours=1),
+            "since": None,  # the checks over every campaign, as the daily full check runs
         }
         queries = {**QUESTIONS, **dict(_checks())}
         results = {}

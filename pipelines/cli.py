@@ -1,5 +1,5 @@
-"""Command line behind the Makefile: ``sync``, ``replay``, ``demo``, ``dev-demo``, ``psql``,
-``raw-body``, ``stop-embedded``.
+"""Command line behind the Makefile: ``sync``, ``checks``, ``replay``, ``demo``,
+``dev-demo``, ``psql``, ``raw-body``, ``stop-embedded``.
 
 ``sync`` runs the ``full_sync`` job in this process against the Dagster instance in
 ``DAGSTER_HOME`` (so the run shows in the UI), then prints every check's result and, for
@@ -130,6 +130,14 @@ def cmd_sync(_: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def cmd_checks(_: argparse.Namespace) -> int:
+    """The ``full_checks`` job: every check over every campaign, nothing fetched or loaded."""
+    _load_dotenv()
+    outcome = run_sync("full_checks")
+    print_checks(outcome)
+    return outcome.exit_code
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     """The ``replay_from_raw`` job, in this process (it shows in the UI like any run)."""
     _load_dotenv()
@@ -233,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     for name, fn, text in (
         ("sync", cmd_sync, "one full sync with every check; non-zero exit on failure"),
+        ("checks", cmd_checks, "every check over every campaign; non-zero exit on failure"),
         ("demo", cmd_demo, "simulator + embedded warehouse + one sync + a summary"),
         ("dev-demo", cmd_dev_demo, "the Dagster UI polling the built-in simulator"),
         ("psql", cmd_psql, "psql on the warehouse"),

@@ -8,7 +8,9 @@ from pipelines.defs.checks import sql_checks
 from pipelines.defs.raw_assets import nixflex_responses, smsfactor_responses
 from pipelines.defs.resources import build_resources
 from pipelines.defs.schedules import (
+    check_everything_daily,
     force_refresh,
+    full_checks,
     full_sync,
     poll_every_15_minutes,
     replay_from_raw,
@@ -21,8 +23,8 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[nixflex_responses, smsfactor_responses, load_sms_tables, campaign_delivery],
         asset_checks=sql_checks,
-        jobs=[full_sync, force_refresh, replay_from_raw],
-        schedules=[poll_every_15_minutes],
+        jobs=[full_sync, force_refresh, replay_from_raw, full_checks],
+        schedules=[poll_every_15_minutes, check_everything_daily],
         resources=build_resources(),
     )
 

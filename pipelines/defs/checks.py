@@ -5,15 +5,19 @@ them into a Dagster result naming the offending campaigns. Key and count rules a
 blocking; undocumented vendor maths, quarantine and freshness are WARN.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
+from datetime import datetime
 
 import dagster as dg
 
 from pipelines.defs.resources import WarehouseResource
-from pipelines.defs.sms_assets import DIM_CAMPAIGN, FACT_CAMPAIGN_COUNTERS, FACT_RECIPIENT_DELIVERY
-from pipelines.warehouse.checks import CheckOutcome, run_check
+from pipelines.defs.sms_assets import (
+    DIM_CAMPAIGN,
+    FACT_CAMPAIGN_COUNTERS,
+    FACT_RECIPIENT_DELIVERY,
+    LOADED_SINCE,
+)
+from pipelines.warehouse.checks import CheckOutcome, run_check, takes_since
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
@@ -107,11 +111,13 @@ def _markdown_table(outcome: CheckOutcome) -> str:
     return "\n".join(lines)
 
 
-def to_result(spec: SqlCheck, outcome: CheckOutcome) -> dg.AssetCheckResult:
-    """Offending rows → a result whose metadata names the campaigns."""
+def to_result(spec: SqlCheck, outcome: CheckOutcome, scope: str) -> dg.AssetCheckResult:
+    """Offending rows → a result whose metadata names the campaigns and says what was
+    looked at."""
     metadata: dict[str, object] = {
         "offending_rows": len(outcome.rows),
         "sql_file": f"sql/checks/{spec.name}.sql",
+        "scope": scope,
     }
     if not outcome.passed:
         metadata["offending_campaigns"] = ", ".join(outcome.campaigns)
@@ -126,12 +132,32 @@ def to_result(spec: SqlCheck, outcome: CheckOutcome) -> dg.AssetCheckResult:
     )
 
 
+def since_this_runs_load(
+    context: dg.AssetCheckExecutionContext, asset: dg.AssetKey
+) -> datetime | None:
+    """When this run's load started, if this run loaded ``asset``; else None (a run of the
+    checks alone, e.g. the daily ``full_checks``, looks at everything)."""
+    event = context.instance.get_latest_materialization_event(asset)
+    if event is None or event.run_id != context.run.run_id or event.asset_materialization is None:
+        return None
+    since = event.asset_materialization.metadata.get(LOADED_SINCE)
+    return datetime.fromisoformat(str(since.value)) if since is not None else None
+
+
 def _build(spec: SqlCheck) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=spec.asset, name=spec.name, description=spec.description, blocking=spec.blocking
     )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        return to_result(spec, run_check(warehouse.engine(), spec.name))
+    def _check(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> dg.AssetCheckResult:
+        since = since_this_runs_load(context, spec.asset) if takes_since(spec.name) else None
+        scope = (
+            f"campaigns loaded since {since.isoformat()} (this run's load)"
+            if since is not None
+            else "every campaign"
+        )
+        return to_result(spec, run_check(warehouse.engine(), spec.name, since), scope)
 
     return _check
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.defs.checks import sql_checks
 from pipelines.defs.raw_assets import PollConfig
 from pipelines.defs.sms_assets import CAMPAIGN_DELIVERY, LoadConfig, Replay, sms_table_keys
 
@@ -45,4 +46,21 @@ replay_from_raw = dg.define_asset_job(
     "'quarantined' (read again only what was quarantined or flagged, e.g. after a parser "
     "fix); provider: 'nixflex' or 'smsfactor' to replay one vendor.",
     config=dg.RunConfig(ops={"load_sms_tables": LoadConfig(replay=Replay.all)}),
+)
+
+full_checks = dg.define_asset_job(
+    "full_checks",
+    selection=dg.AssetSelection.checks(*sql_checks),
+    description="Every data-quality check over every campaign (the checks after each sync look "
+    "only at the campaigns that sync loaded). Fetches and loads nothing.",
+)
+
+check_everything_daily = dg.ScheduleDefinition(
+    name="check_everything_daily",
+    job=full_checks,
+    cron_schedule="30 3 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Once a day, every check over everything: what the per-sync checks, scoped to "
+    "the campaigns each sync loaded, would never look at again.",
 )

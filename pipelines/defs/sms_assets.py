@@ -18,6 +18,7 @@ from pipelines.defs.raw_assets import FRESHNESS, NIXFLEX_RAW, SMSFACTOR_RAW
 from pipelines.defs.resources import PollingResource, PrivacyResource, WarehouseResource
 from pipelines.reporting.chart import as_markdown_image, rate_chart
 from pipelines.warehouse import introspect, sqlfiles
+from pipelines.warehouse.checks import loaded_since
 from pipelines.warehouse.lanes import load_pending
 from pipelines.warehouse.replay import ReplayScope, replay
 
@@ -42,6 +43,11 @@ _TABLES: dict[dg.AssetKey, tuple[str, str]] = {  # key -> (group, grain)
         "one row per SMSFactor (campaign_id, observed_at), when the counters moved",
     ),
 }
+
+
+# Metadata of the load's materializations: when its load started (warehouse clock). The
+# checks run after it in the same run look only at campaigns loaded since then.
+LOADED_SINCE = "loaded_since"
 
 
 def sms_table_keys() -> list[dg.AssetKey]:
@@ -145,6 +151,7 @@ def load_sms_tables(
     engine = warehouse.engine()
     settle_window = polling.policy().settle_window
     written = privacy.privacy()
+    since = loaded_since(engine)  # the checks of this run look at what is loaded from here
     replayed: dict[str, object] = {}
     if config.replay == Replay.none:
         stats = load_pending(
@@ -170,6 +177,7 @@ def load_sms_tables(
                 **stats.as_dict(),
                 **replayed,
                 "phones": "pseudonymised" if written.pseudonymised else "as received",
+                LOADED_SINCE: since.isoformat(),
             },
         )
 

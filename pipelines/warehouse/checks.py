@@ -7,6 +7,7 @@ Rows carry ``provider`` and ``campaign_id`` so a failure names the campaigns.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -36,11 +37,23 @@ class CheckOutcome:
         return named
 
 
-def run_check(engine: Engine, name: str) -> CheckOutcome:
-    """Run ``sql/checks/<name>.sql`` read-only and return its rows."""
+def run_check(engine: Engine, name: str, since: datetime | None = None) -> CheckOutcome:
+    """Run ``sql/checks/<name>.sql`` read-only and return its rows. ``since``: for the checks
+    that take it, look only at campaigns loaded since then (None: every campaign)."""
     sql = sqlfiles.read(f"checks/{name}.sql")
     with engine.connect() as conn:
         conn.execute(text("set transaction read only"))
-        rows = [dict(r) for r in conn.execute(text(sql)).mappings().all()]
+        rows = [dict(r) for r in conn.execute(text(sql), {"since": since}).mappings().all()]
         conn.rollback()
     return CheckOutcome(name, rows)
+
+
+def takes_since(name: str) -> bool:
+    """Whether ``sql/checks/<name>.sql`` can be limited to recently loaded campaigns."""
+    return ":since" in sqlfiles.read(f"checks/{name}.sql")
+
+
+def loaded_since(engine: Engine) -> datetime:
+    """The warehouse's clock now: where a load starts, for the checks that follow it."""
+    with engine.connect() as conn:
+        return conn.execute(text("select now()")).scalar_one()

@@ -2,9 +2,18 @@
 -- seed example fits it. Lists latest snapshots where the vendor's rate is one point or more
 -- away from that (rounding either way stays under one point). No rows = pass.
 -- Severity: WARN, because the vendor never documented its formula.
-with latest as (
+-- Scope: :since NULL checks every campaign; a time checks only the campaigns loaded since
+-- then (sms.campaign_poll_state.last_loaded_at), as after a sync. In psql: \set since null
+with in_scope as (
+    select campaign_id from sms.campaign_poll_state
+    where provider = 'smsfactor'
+      and (cast(:since as timestamptz) is null or last_loaded_at >= cast(:since as timestamptz))
+),
+
+latest as (
     select distinct on (campaign_id) *
     from sms.fact_campaign_counters
+    where campaign_id in (select campaign_id from in_scope)
     order by campaign_id, observed_at desc
 )
 
