@@ -63,6 +63,7 @@ def warehouse_url(
 
 _TABLES = (
     "raw.quarantine",
+    "raw.pruned_month",
     "raw.vendor_response",
     "sms.dim_campaign",
     "sms.recipient_delivery",

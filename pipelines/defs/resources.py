@@ -32,9 +32,13 @@ ACCOUNT_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,39}")  # NIXFLEX_API_KEY_<ACCOUNT>
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The Postgres warehouse. ``url`` unset means the embedded server under ``.data/``."""
+    """The Postgres warehouse. ``url`` unset means the embedded server under ``.data/``.
+    ``raw_retention_months`` (``RAW_RETENTION_MONTHS``): unset keeps every raw answer; N
+    deletes the months of raw answers older than N months after each load
+    (``pipelines.warehouse.retention``, and what it costs replay)."""
 
     url: str | None = None
+    raw_retention_months: int | None = None
 
     def engine(self) -> Engine:
         """A pooled engine on an up-to-date schema (migrations applied on first use);
@@ -198,7 +202,12 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
         {"base_url": _env("SMSFACTOR_BASE_URL")} if _env("SMSFACTOR_BASE_URL") else {}
     )
     return {
-        "warehouse": WarehouseResource(url=_env("WAREHOUSE_URL")),
+        "warehouse": WarehouseResource(
+            url=_env("WAREHOUSE_URL"),
+            raw_retention_months=dg.EnvVar.int("RAW_RETENTION_MONTHS")
+            if os.environ.get("RAW_RETENTION_MONTHS")
+            else None,
+        ),
         "nixflex": NixflexResource(
             api_key=_env("NIXFLEX_API_KEY"),
             accounts=extra_accounts("NIXFLEX_API_KEY", "NIXFLEX_BASE_URL"),

@@ -21,6 +21,7 @@ from pipelines.warehouse import introspect, sqlfiles
 from pipelines.warehouse.checks import loaded_since
 from pipelines.warehouse.lanes import load_pending
 from pipelines.warehouse.replay import ReplayScope, replay
+from pipelines.warehouse.retention import prune_raw
 
 DIM_CAMPAIGN = dg.AssetKey(["sms", "dim_campaign"])
 FACT_RECIPIENT_DELIVERY = dg.AssetKey(["sms", "fact_recipient_delivery"])
@@ -169,6 +170,9 @@ def load_sms_tables(
         stats = report.load
         replayed = {"replay": report.scope.value, "answers_replayed": report.answers_marked}
     context.log.info(f"load finished: {stats.as_dict()}")
+    if warehouse.raw_retention_months is not None:
+        pruned = prune_raw(engine, warehouse.raw_retention_months, progress=context.log.info)
+        replayed["raw_months_deleted"] = len(pruned.months)
     for key in _TABLES:
         yield dg.MaterializeResult(
             asset_key=key,

@@ -48,6 +48,7 @@ from pipelines.warehouse.loader import (
     load_answers,
     record_unchanged,
 )
+from pipelines.warehouse.partitions import ensure_partitions
 
 # Below this many stored bytes of pending answers a helper process costs more than it saves
 # (bench-load: a helper starts in ~0.4 s; 2 MB of stored Nixflex answers, compressed about
@@ -132,6 +133,9 @@ def _load_pending(
     options: LoadOptions,
     processes: int | None,
 ) -> LoadStats:
+    made = ensure_partitions(engine)
+    if made and progress:
+        progress(f"made {made} month partitions ahead of time")
     total = record_unchanged(engine, provider)
     with engine.connect() as conn:
         pending = conn.execute(

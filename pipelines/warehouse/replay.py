@@ -8,8 +8,9 @@ quarantined or flagged, which is how a fixed parser is applied to it.
 
 A replay that fails midway leaves the answers it had not reached pending: the
 ``raw_response_loaded_or_quarantined`` check names them, and running the replay again (or
-the next sync's load) finishes the work. Answers whose bytes were deleted by a raw
-retention policy cannot be replayed: the facts they produced go with them.
+the next sync's load) finishes the work. Once raw retention (``RAW_RETENTION_MONTHS``) has
+deleted answers, a full replay refuses to start (it would lose the facts they made);
+scope ``quarantined`` still works on what is kept.
 """
 
 from __future__ import annotations
@@ -44,6 +45,23 @@ class ReplayReport:
     load: LoadStats
 
 
+class ReplayRefused(RuntimeError):
+    """A replay that would lose facts: what was deleted cannot be read again."""
+
+
+def refuse_if_pruned(engine: Engine) -> None:
+    """A full replay forgets every fact and reads raw again: once raw retention has deleted
+    answers, the facts made from them would be lost, so it does not start."""
+    with engine.connect() as conn:
+        months = conn.execute(text(sqlfiles.read("replay/pruned_months.sql"))).scalars().all()
+    if months:
+        raise ReplayRefused(
+            f"raw answers of {len(months)} months ({months[0]:%Y-%m} to {months[-1]:%Y-%m}) "
+            "were deleted by RAW_RETENTION_MONTHS: a full replay would lose the facts they "
+            "made, so it was not started. Replay scope 'quarantined' still works."
+        )
+
+
 def replay(
     engine: Engine,
     scope: ReplayScope = ReplayScope.ALL,
@@ -57,6 +75,8 @@ def replay(
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)} or None")
     scope = ReplayScope(scope)
     say = progress or (lambda _: None)
+    if scope == ReplayScope.ALL:
+        refuse_if_pruned(engine)
     with one_load_at_a_time(engine, progress):
         with engine.begin() as conn:
             marked = int(

@@ -8,5 +8,5 @@ select
     endpoint,
     fetched_at
 from raw.vendor_response
-where load_status not in ('loaded', 'quarantined')
+where load_status = 'pending'  -- the only other value (its check constraint): an index
 order by fetched_at, response_id;
