@@ -83,15 +83,27 @@ _PREVIEW_ORDER = {
 }
 
 
+def latest_loaded(engine: Engine) -> list[str]:
+    """The campaigns each vendor's loads touched last: the previews show their rows."""
+    with engine.connect() as conn:
+        sql = text(sqlfiles.read("reporting/latest_loaded_campaigns.sql"))
+        return [str(c) for c in conn.execute(sql).scalars()]
+
+
 def table_metadata(engine: Engine, key: dg.AssetKey) -> dict[str, object]:
-    """Row count, column schema and a preview of the newest rows (personal columns left
-    out), as the UI shows them."""
+    """Row count (estimated where counting would scan millions of rows), column schema and
+    a preview of the rows of the campaigns loaded last (personal columns left out), as the
+    UI shows them; its cost does not grow with the warehouse."""
     schema, relation = key.path
     cols = introspect.columns(engine, schema, relation)
-    names, records = introspect.preview(engine, schema, relation, _PREVIEW_ORDER[relation])
+    names, records = introspect.preview(
+        engine, schema, relation, _PREVIEW_ORDER[relation], campaigns=latest_loaded(engine)
+    )
     by_name = {c.name: c for c in cols}
+    count = introspect.row_count(engine, schema, relation)
     return {
-        "dagster/row_count": introspect.row_count(engine, schema, relation),
+        "dagster/row_count": count.rows,
+        "row_count_is_estimate": count.estimated,
         "dagster/column_schema": dg.TableSchema(
             columns=[dg.TableColumn(c.name, c.type, description=c.description) for c in cols]
         ),

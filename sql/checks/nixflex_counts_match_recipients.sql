@@ -4,7 +4,11 @@
 -- (sms.campaign_delivery applies the documented rule). No rows = pass. Severity: ERROR.
 -- Scope: :since NULL checks every campaign; a time checks only the campaigns loaded since
 -- then (sms.campaign_poll_state.last_loaded_at), as after a sync. In psql: \set since null
-with in_scope as (
+-- Cost: each campaign in scope reads its own recipients once, through the view's index
+-- path (the lateral subquery with OFFSET 0 is planned per campaign, so the campaign id
+-- reaches inside sms.campaign_delivery; joined plainly, the planner computes the whole
+-- view first), so a check after a sync costs what that sync loaded, at any size.
+with in_scope as materialized (
     select campaign_id from sms.campaign_poll_state
     where provider = 'nixflex'
       and (cast(:since as timestamptz) is null or last_loaded_at >= cast(:since as timestamptz))
@@ -17,11 +21,15 @@ select
     d.reported_delivered, c.delivered as recomputed_delivered,
     d.reported_failed,    c.failed    as recomputed_failed,
     d.reported_pending,   c.pending   as recomputed_pending
-from sms.dim_campaign as d
-join sms.campaign_delivery as c using (provider, campaign_id)
-where d.provider = 'nixflex'
-  and d.campaign_id in (select campaign_id from in_scope)
-  and (d.reported_total, d.reported_delivered, d.reported_failed, d.reported_pending)
+from in_scope as s
+join sms.dim_campaign as d on d.provider = 'nixflex' and d.campaign_id = s.campaign_id
+cross join lateral (
+    select v.total, v.delivered, v.failed, v.pending
+    from sms.campaign_delivery as v
+    where v.provider = d.provider and v.campaign_id = d.campaign_id
+    offset 0
+) as c
+where (d.reported_total, d.reported_delivered, d.reported_failed, d.reported_pending)
       is distinct from
       (c.total, c.delivered, c.failed, c.pending)
 order by d.campaign_id;
