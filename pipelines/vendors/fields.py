@@ -5,7 +5,9 @@ Each raises ``ItemProblem`` with a message naming the field, so a refused item s
 
 from __future__ import annotations
 
+import json
 import re
+import reprlib
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -17,6 +19,49 @@ PARIS = ZoneInfo("Europe/Paris")
 _INT = re.compile(r"^[+-]?\d+$")
 # PHP's "no date" value, which SMSFactor-style APIs print for unset dates.
 _NO_DATE = {"", "0000-00-00 00:00:00", "0000-00-00"}
+# Keys the warehouse indexes (campaign ids, phones): a btree entry holds ~2.7 kB, and a
+# longer key would stop the load. No real phone or campaign id comes near this.
+MAX_KEY = 255
+# Counters are Postgres ``integer`` columns.
+_COUNTER_MIN, _COUNTER_MAX = -(2**31), 2**31 - 1
+# Money and rates: Postgres ``numeric`` holds far more, but nothing plausible is beyond this.
+_MAX_EXPONENT = 1000
+
+
+class Brief(reprlib.Repr):
+    """``repr`` cut short: at most ``levels`` levels deep (a value nested a thousand deep
+    would make ``repr`` raise RecursionError), ``width`` characters per text or number and
+    ``items`` entries per list or object."""
+
+    def __init__(self, levels: int, width: int, items: int) -> None:
+        super().__init__()
+        self.maxlevel = levels
+        self.maxstring = self.maxother = self.maxlong = width
+        self.maxlist = self.maxtuple = self.maxdict = items
+
+    def repr_int(self, x: int, level: int) -> str:
+        try:
+            return super().repr_int(x, level)
+        except ValueError:  # more digits than Python converts (int_max_str_digits)
+            return f"<an integer of {x.bit_length()} bits>"
+
+
+shown = Brief(levels=3, width=60, items=6).repr  # a value as shown in a reason
+
+
+def said(value: Any) -> str:
+    """What a vendor said (an error message, a code), as text for a reason: a text as it is
+    (cut at 500 characters), anything else shown briefly."""
+    return value[:500] if isinstance(value, str) else shown(value)
+
+
+def identifier(item: dict[str, Any], key: str) -> str:
+    """A required text the warehouse uses as a key (a campaign id, a phone): at most
+    ``MAX_KEY`` characters."""
+    value = text(item, key, required=True) or ""
+    if len(value) > MAX_KEY:
+        raise ItemProblem(f"{key} is longer than {MAX_KEY} characters: {shown(value)}")
+    return value
 
 
 def text(item: dict[str, Any], key: str, *, required: bool = False) -> str | None:
@@ -48,16 +93,18 @@ def integer(item: dict[str, Any], key: str) -> int:
     value = item.get(key)
     if isinstance(value, bool):
         raise ItemProblem(f"{key} should be an integer, got a boolean")
-    if isinstance(value, int):
-        return value
     if isinstance(value, str) and _INT.match(value.strip()):
-        try:
-            return int(value.strip())
-        except ValueError as exc:  # more digits than Python converts (int_max_str_digits)
-            raise ItemProblem(f"{key} is not a plausible counter: {len(value)} digits") from exc
+        digits = value.strip()
+        if len(digits) > 1000:  # int() converts at most 4300 digits; no counter has this many
+            raise ItemProblem(f"{key} is not a plausible counter: {len(digits)} digits")
+        value = int(digits)
+    if isinstance(value, int):
+        if not _COUNTER_MIN <= value <= _COUNTER_MAX:
+            raise ItemProblem(f"{key} is not a plausible counter: {shown(value)}")
+        return value
     if value is None:
         raise ItemProblem(f"{key} is missing")
-    raise ItemProblem(f"{key} should be an integer, got {value!r}")
+    raise ItemProblem(f"{key} should be an integer, got {shown(value)}")
 
 
 def decimal(item: dict[str, Any], key: str) -> Decimal | None:
@@ -70,9 +117,13 @@ def decimal(item: dict[str, Any], key: str) -> Decimal | None:
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation as exc:
-        raise ItemProblem(f"{key} should be a number, got {value!r}") from exc
+        raise ItemProblem(f"{key} should be a number, got {shown(value)}") from exc
     if not number.is_finite():
-        raise ItemProblem(f"{key} should be a finite number, got {value!r}")
+        raise ItemProblem(f"{key} should be a finite number, got {shown(value)}")
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    if number.adjusted() > _MAX_EXPONENT or exponent < -_MAX_EXPONENT:
+        raise ItemProblem(f"{key} is not a plausible amount: {shown(value)}")
     return number
 
 
@@ -82,11 +133,11 @@ def utc_timestamp(item: dict[str, Any], key: str) -> datetime | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ItemProblem(f"{key} should be an ISO-8601 timestamp, got {value!r}")
+        raise ItemProblem(f"{key} should be an ISO-8601 timestamp, got {shown(value)}")
     try:
         return iso_to_utc(value)
     except ValueError as exc:
-        raise ItemProblem(f"{key} should be an ISO-8601 timestamp, got {value[:60]!r}") from exc
+        raise ItemProblem(f"{key} should be an ISO-8601 timestamp, got {shown(value)}") from exc
 
 
 def iso_to_utc(value: str) -> datetime:
@@ -113,15 +164,29 @@ def paris_timestamp(item: dict[str, Any], key: str) -> datetime | None:
     if value is None or (isinstance(value, str) and value.strip() in _NO_DATE):
         return None
     if not isinstance(value, str):
-        raise ItemProblem(f"{key} should be 'Y-m-d H:i:s', got {value!r}")
+        raise ItemProblem(f"{key} should be 'Y-m-d H:i:s', got {shown(value)}")
     try:
         local = datetime.strptime(value.strip(), "%Y-%m-%d %H:%M:%S")
     except ValueError as exc:
-        raise ItemProblem(f"{key} should be 'Y-m-d H:i:s', got {value!r}") from exc
+        raise ItemProblem(f"{key} should be 'Y-m-d H:i:s', got {shown(value)}") from exc
     try:
         return local.replace(tzinfo=PARIS).astimezone(UTC)
     except OverflowError as exc:
-        raise ItemProblem(f"{key} is outside years 1-9999 in UTC, got {value!r}") from exc
+        raise ItemProblem(f"{key} is outside years 1-9999 in UTC, got {shown(value)}") from exc
+
+
+def jsonb_problem(value: Any) -> str | None:
+    """Why Postgres ``jsonb`` could not hold ``value`` as Python reads it, or None. (NUL is
+    left to the warehouse to refuse, as in texts.)"""
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"is not valid Unicode text ({exc.reason})"
+    except ValueError:
+        return "holds NaN or Infinity (or a number past a float's range): jsonb has neither"
+    except RecursionError:
+        return "is nested too deeply to store"
+    return None
 
 
 def unknown_fields(

@@ -86,7 +86,8 @@ def _require_object(payload: Any, what: str) -> dict[str, Any]:
         err = payload["error"]
         raise Unreadable(
             VENDOR_ERROR,
-            f"{what}: vendor error {err.get('type')}/{err.get('code')}: {err.get('message')}",
+            f"{what}: vendor error {fields.said(err.get('type'))}/{fields.said(err.get('code'))}"
+            f": {fields.said(err.get('message'))}",
         )
     return payload
 
@@ -104,10 +105,13 @@ def parse_recipient(item: Any) -> NixflexRecipient:
     if not isinstance(item, dict):
         raise ItemProblem(f"recipient should be an object, got {type(item).__name__}")
     variables = item.get("variables")
-    if variables is not None and not isinstance(variables, dict):
-        raise ItemProblem("variables should be an object")
+    if variables is not None:
+        if not isinstance(variables, dict):
+            raise ItemProblem("variables should be an object")
+        if variables and (problem := fields.jsonb_problem(variables)):
+            raise ItemProblem(f"variables {problem}")
     return NixflexRecipient(
-        phone=fields.text(item, "phone", required=True) or "",
+        phone=fields.identifier(item, "phone"),
         status=fields.text(item, "status", required=True) or "",
         twilio_sid=fields.text(item, "twilio_sid"),
         error_message=fields.text(item, "error_message"),
@@ -141,7 +145,7 @@ def parse_campaign(payload: Any) -> NixflexCampaign:
             "the campaign would miscount it",
         )
     try:
-        campaign_id = fields.text(doc, "campaign_id", required=True) or ""
+        campaign_id = fields.identifier(doc, "campaign_id")
         counts = {
             k: fields.integer(doc, f"{k}_count")
             for k in ("total", "delivered", "failed", "pending")
@@ -206,7 +210,7 @@ def parse_summary(item: Any) -> NixflexSummary:
     if not isinstance(item, dict):
         raise ItemProblem(f"campaign summary should be an object, got {type(item).__name__}")
     return NixflexSummary(
-        campaign_id=fields.text(item, "campaign_id", required=True) or "",
+        campaign_id=fields.identifier(item, "campaign_id"),
         name=fields.text(item, "name"),
         status=fields.text(item, "status"),
         created_at=fields.utc_timestamp(item, "created_at"),

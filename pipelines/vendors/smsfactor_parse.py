@@ -108,17 +108,19 @@ def decode(body: bytes) -> dict[str, Any]:
 def error_of(doc: dict[str, Any]) -> tuple[int | None, str] | None:
     """``(status, message)`` when the document is an error answer, else None."""
     if "error" in doc and "campaign" not in doc and "campaigns" not in doc:
-        return None, str(doc["error"])
+        return None, fields.said(doc["error"])
     status = doc.get("status")
     try:
-        code = int(str(status).strip()) if status is not None else None
-    except ValueError:
-        return None, f"unreadable status {status!r}"
+        code = (
+            None if status is None else int(status if isinstance(status, int) else status.strip())
+        )
+    except (ValueError, AttributeError):  # not digits (or more than int() converts), not text
+        return None, f"unreadable status {fields.shown(status)}"
     if code is not None and code < 0:
         meaning = ERROR_MEANINGS.get(code, "undocumented error")
-        message = doc.get("message") or meaning
+        message = fields.said(doc.get("message") or meaning)
         details = doc.get("details")
-        return code, f"{meaning}: {message}" + (f" ({details})" if details else "")
+        return code, f"{meaning}: {message}" + (f" ({fields.said(details)})" if details else "")
     return None
 
 
@@ -132,7 +134,9 @@ def _list_ids(value: Any) -> tuple[str, ...]:
     ids: list[str] = []
     for entry in _as_list(value):
         if isinstance(entry, dict):
-            ids.extend(str(i) for i in _as_list(entry.get("id")))
+            ids.extend(
+                i if isinstance(i, str) else fields.said(i) for i in _as_list(entry.get("id"))
+            )
         elif isinstance(entry, str | int):
             ids.append(str(entry))
     return tuple(ids)
@@ -143,7 +147,7 @@ def parse_campaign(item: Any) -> SmsFactorCampaign:
     if not isinstance(item, dict):
         raise ItemProblem(f"campaign should be an object, got {type(item).__name__}")
     return SmsFactorCampaign(
-        campaign_id=fields.text(item, "id", required=True) or "",
+        campaign_id=fields.identifier(item, "id"),
         sender=fields.text(item, "sender"),
         text=fields.text(item, "text"),
         status=fields.text(item, "status"),
@@ -167,6 +171,9 @@ def parse_campaigns(doc: dict[str, Any]) -> ParsedBatch[SmsFactorCampaign]:
     error = error_of(doc)
     if error is not None:
         raise Unreadable(VENDOR_ERROR, f"vendor error {error[0]}: {error[1]}")
+    if "campaigns" in doc and "campaign" in doc:
+        # Reading either would silently drop what the other lists.
+        raise Unreadable(UNKNOWN_SHAPE, "answer has both 'campaign' and 'campaigns'")
     if "campaigns" in doc:
         container = doc["campaigns"]
         # XML wraps history items as <campaigns><campaign>…</campaign></campaigns>.
@@ -189,7 +196,7 @@ def parse_campaigns(doc: dict[str, Any]) -> ParsedBatch[SmsFactorCampaign]:
                     INVALID_ITEM,
                     f"campaign #{position}: {exc}",
                     item,
-                    str(cid) if cid is not None else None,
+                    cid if isinstance(cid, str) or cid is None else fields.said(cid),
                 )
             )
     notes = fields.unknown_fields([doc], ANSWER_FIELDS, None, "answer")

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, text
 
+from pipelines.vendors.fields import Brief
 from pipelines.vendors.records import UNREADABLE_BODY, Rejected
 from pipelines.warehouse import sqlfiles
 
@@ -40,13 +41,18 @@ def storable_text(value: str) -> str:
     return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
+# What is left of an item below 200 levels: as text, itself cut at 50 levels (repr would
+# recurse as deep as the item goes, and raise RecursionError).
+_DEEP_REST = Brief(levels=50, width=1_000, items=100).repr
+
+
 def _storable(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return storable_text(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)  # jsonb has no NaN or Infinity
     if depth > 200:  # an item this deep is kept as text, not as nested jsonb
-        return storable_text(repr(value)[:10_000])
+        return storable_text(_DEEP_REST(value)[:10_000])
     if isinstance(value, dict):
         return {storable_text(str(k)): _storable(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
