@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo dev dev-demo sync checks replay test browser lint format psql raw-body simulator clean lock bench-polling bench-load bench-plans
+.PHONY: install demo dev dev-demo sync checks replay test browser lint format psql raw-body simulator clean lock bench-polling bench-load bench-plans bench-scale prod-like
 
 install: $(STAMP)
 
@@ -56,6 +56,9 @@ test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml browser ## lint, then every test
 	@$(VENV)/bin/ruff check .
 	@$(PY) -m pytest
 
+prod-like: $(STAMP) ## deploy/dagster.yaml on this machine: webserver + daemon + simulator, two full syncs at once (~2 min; also part of make test)
+	@$(PY) -m pytest tests/test_production_like.py -v
+
 # The UI test drives Debian's chromium (playwright never downloads a browser). Installed
 # here when missing and this user may (root with apt-get); otherwise that test says so.
 browser:
@@ -80,6 +83,9 @@ bench-load: $(BENCH_STAMP) ## load path vs bare COPY, dlt and pandas on the same
 
 bench-plans: $(STAMP) ## analysts' questions and every check, timed with their query plans (ROWS=… for more than 1 M)
 	@$(PY) -m bench.plans $(if $(ROWS),--rows $(ROWS))
+
+bench-scale: $(STAMP) ## one incremental sync, the daily full check and the delivery view on a 50 M-row warehouse vs an empty one (ROWS=… for another size; ~20 min at 50 M)
+	@$(PY) -m bench.scale $(if $(ROWS),--rows $(ROWS))
 
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, text
 
 from pipelines.cli import run_sync
+from pipelines.warehouse.checks import loaded_since, run_check
 from tests.conftest import SimulatorHandle
 from tests.sync_helpers import checks_by_name, rows, run_full_sync, scalar
 
@@ -84,3 +85,23 @@ def test_a_run_of_checks_alone_looks_at_every_campaign(
     assert result.exit_code == 0
     assert {c.name for c in result.checks} >= SCOPED
     assert all(c.passed for c in result.checks)
+
+
+def test_an_answer_another_run_landed_during_this_load_is_not_this_runs_failure(
+    engine: Engine,
+) -> None:
+    """Two syncs at once: run B lands answers while run A loads. A's blocking check names
+    only what A's load was due to read; the daily check names everything still pending."""
+    land = text(
+        "insert into raw.vendor_response (provider, endpoint, request_path, http_status, "
+        "fetched_at, content_hash, body) values ('nixflex', 'campaign.list', '/campaigns', "
+        "200, now(), :h, '\\x7b7d') returning response_id"
+    )
+    with engine.begin() as conn:
+        due = conn.execute(land, {"h": "due"}).scalar_one()
+    since = loaded_since(engine)
+    with engine.begin() as conn:
+        later = conn.execute(land, {"h": "later"}).scalar_one()
+    name = "raw_response_loaded_or_quarantined"
+    assert [r["response_id"] for r in run_check(engine, name, since).rows] == [due]
+    assert {r["response_id"] for r in run_check(engine, name).rows} == {due, later}

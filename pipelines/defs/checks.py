@@ -31,6 +31,8 @@ class SqlCheck:
     severity: dg.AssetCheckSeverity
     blocking: bool
     description: str
+    # What it looks at after a sync (its SQL takes :since, the start of the run's load).
+    after_sync: str = "campaigns loaded since {since} (this run's load)"
 
 
 SQL_CHECKS: tuple[SqlCheck, ...] = (
@@ -77,6 +79,7 @@ SQL_CHECKS: tuple[SqlCheck, ...] = (
         ERROR,
         True,
         "Every fetched vendor answer was loaded or quarantined with its reason.",
+        after_sync="answers landed before {since}, when this run's load started",
     ),
     SqlCheck(
         "no_quarantine_in_last_day",
@@ -153,7 +156,7 @@ def _build(spec: SqlCheck) -> dg.AssetChecksDefinition:
     ) -> dg.AssetCheckResult:
         since = since_this_runs_load(context, spec.asset) if takes_since(spec.name) else None
         scope = (
-            f"campaigns loaded since {since.isoformat()} (this run's load)"
+            spec.after_sync.format(since=since.isoformat())
             if since is not None
             else "every campaign"
         )
