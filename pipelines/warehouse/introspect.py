@@ -76,11 +76,16 @@ def preview(
     only rows of those campaign ids (found by index: the relation is not sorted whole)."""
     names = [c.name for c in columns(engine, schema, relation) if c.name not in PERSONAL_COLUMNS]
     listed = ", ".join(f'"{n}"' for n in names)
-    where = "where campaign_id = any(:campaigns)" if campaigns else ""
-    sql = (
-        f'select {listed} from "{schema}"."{relation}" {where} '  # noqa: S608
-        f"order by {order_by} limit :limit"
-    )
+    relation_sql = f'select {listed} from "{schema}"."{relation}"'  # noqa: S608
+    if campaigns:
+        # Those campaigns' rows first (materialized), then the order: with ORDER BY ... LIMIT
+        # over the relation itself the planner may walk a time index of every campaign
+        # looking for these (seconds at tens of millions of rows, bench-scale).
+        relation_sql = (
+            f"with picked as materialized ({relation_sql} where campaign_id = any(:campaigns)) "  # noqa: S608
+            "select * from picked"
+        )
+    sql = f"{relation_sql} order by {order_by} limit :limit"
     with engine.connect() as conn:
         found = (
             conn.execute(text(sql), {"limit": limit, "campaigns": list(campaigns)}).mappings().all()
