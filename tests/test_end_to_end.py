@@ -17,7 +17,14 @@ from sqlalchemy import Engine
 from pipelines.cli import run_sync
 from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, SimClock, Simulator, serve
 from tests.conftest import T0, SimulatorHandle
-from tests.sync_helpers import BUCKET, checks_by_name, rows, run_full_sync, scalar
+from tests.sync_helpers import (
+    BUCKET,
+    assert_mart_matches_vendors,
+    checks_by_name,
+    rows,
+    run_full_sync,
+    scalar,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -103,39 +110,7 @@ def test_full_sync_fills_every_contract_relation(
             assert counters[cid][name] == int(doc[name])
 
     # The mart, recomputed by hand.
-    mart = {
-        (r["provider"], r["campaign_id"]): r
-        for r in rows(engine, "select * from sms.campaign_delivery")
-    }
-    assert set(mart) == set(dim)
-    for cid, doc in nixflex.items():
-        buckets = [BUCKET.get(r["status"], "unknown") for r in doc["recipients"]]
-        row = mart[("nixflex", cid)]
-        assert (row["total"], row["delivered"], row["failed"], row["pending"], row["unknown"]) == (
-            len(buckets),
-            buckets.count("delivered"),
-            buckets.count("failed"),
-            buckets.count("pending"),
-            buckets.count("unknown"),
-        )
-        if row["total"]:
-            assert float(row["delivery_rate"]) == pytest.approx(row["delivered"] / row["total"])
-        else:
-            assert row["delivery_rate"] is None
-    for cid, doc in smsfactor.items():
-        n = {
-            k: int(doc[k])
-            for k in ("total", "delivered", "error", "expired", "network_error", "npai")
-        }
-        failed = n["error"] + n["expired"] + n["network_error"]
-        row = mart[("smsfactor", cid)]
-        assert (row["total"], row["delivered"], row["failed"], row["pending"], row["unknown"]) == (
-            n["total"],
-            n["delivered"],
-            failed,
-            n["total"] - n["delivered"] - failed - n["npai"],
-            0,
-        )
+    assert_mart_matches_vendors(engine, nixflex, smsfactor)
 
     # Raw landing: every answer kept with the hash of its bytes, and loaded.
     raw = rows(

@@ -128,31 +128,7 @@ def test_error_envelope_is_a_vendor_error() -> None:
 
 def test_older_documented_shape_is_quarantined_as_unknown_shape() -> None:
     # The older get page (vendor-apis.md, "Size and drift"): no documented counting rule.
-    older = {
-        "campaign_id": "smsc_a1b2c3d4",
-        "name": "March promotion",
-        "status": "completed",
-        "recipients_count": 2,
-        "sent_count": 2,
-        "replied_count": 1,
-        "completed_at": "2026-05-17T04:00:00Z",
-        "recipients": [
-            {
-                "phone_number": "+447111000001",
-                "status": "delivered",
-                "delivered_at": "2026-05-17T03:45:20Z",
-                "replied": True,
-                "reply_text": "Thanks",
-            },
-            {
-                "phone_number": "+447111000002",
-                "status": "delivered",
-                "delivered_at": "2026-05-17T03:45:21Z",
-                "replied": False,
-                "reply_text": None,
-            },
-        ],
-    }
+    older = json.loads((FIXTURES / "nixflex_older_campaign_seed.json").read_text())
 
     with pytest.raises(Unreadable) as caught:
         parse_campaign(older)

@@ -102,31 +102,9 @@ NIXFLEX_LIST_SEED: dict[str, Any] = {
 }
 NIXFLEX_LIST_SEED_BYTES = json.dumps(NIXFLEX_LIST_SEED).encode()
 # The older get page (vendor-apis.md, "Size and drift"): no documented counting rule.
-NIXFLEX_OLDER_SEED: dict[str, Any] = {
-    "campaign_id": "smsc_a1b2c3d4",
-    "name": "March promotion",
-    "status": "completed",
-    "recipients_count": 2,
-    "sent_count": 2,
-    "replied_count": 1,
-    "completed_at": "2026-05-17T04:00:00Z",
-    "recipients": [
-        {
-            "phone_number": "+447111000001",
-            "status": "delivered",
-            "delivered_at": "2026-05-17T03:45:20Z",
-            "replied": True,
-            "reply_text": "Thanks",
-        },
-        {
-            "phone_number": "+447111000002",
-            "status": "delivered",
-            "delivered_at": "2026-05-17T03:45:21Z",
-            "replied": False,
-            "reply_text": None,
-        },
-    ],
-}
+NIXFLEX_OLDER_SEED: dict[str, Any] = json.loads(
+    (FIXTURES / "nixflex_older_campaign_seed.json").read_text()
+)
 
 WHOLE_ANSWER_KINDS = {records.UNREADABLE_BODY, records.VENDOR_ERROR, records.UNKNOWN_SHAPE}
 REJECTED_KINDS = {records.INVALID_ITEM, records.DUPLICATE_RECIPIENT}

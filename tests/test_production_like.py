@@ -39,7 +39,7 @@ from sqlalchemy.engine import URL, make_url
 from pipelines.defs.raw_assets import NIXFLEX_POOL, SMSFACTOR_POOL
 from pipelines.warehouse.engine import get_engine
 from tests.conftest import _embedded_base_url
-from tests.sync_helpers import BUCKET, rows, scalar
+from tests.sync_helpers import assert_mart_matches_vendors, rows, scalar
 from tests.test_end_to_end import nixflex_campaigns, smsfactor_campaigns
 
 pytestmark = pytest.mark.slow
@@ -436,32 +436,7 @@ def test_two_concurrent_full_syncs_share_each_vendor_and_fill_the_warehouse_exac
     nixflex = nixflex_campaigns(stack.sim_url)
     smsfactor = smsfactor_campaigns(stack.sim_url)
     assert nixflex and smsfactor
-    mart = {
-        (r["provider"], r["campaign_id"]): r
-        for r in rows(engine, "select * from sms.campaign_delivery")
-    }
-    assert set(mart) == {("nixflex", c) for c in nixflex} | {("smsfactor", c) for c in smsfactor}
-    for cid, doc in nixflex.items():
-        buckets = [BUCKET.get(r["status"], "unknown") for r in doc["recipients"]]
-        row = mart[("nixflex", cid)]
-        assert (row["total"], row["delivered"], row["failed"], row["pending"], row["unknown"]) == (
-            len(buckets),
-            buckets.count("delivered"),
-            buckets.count("failed"),
-            buckets.count("pending"),
-            buckets.count("unknown"),
-        ), cid
-    for cid, doc in smsfactor.items():
-        n = {k: int(doc[k]) for k in ("total", "delivered", "error", "expired", "network_error")}
-        failed = n["error"] + n["expired"] + n["network_error"]
-        row = mart[("smsfactor", cid)]
-        assert (row["total"], row["delivered"], row["failed"], row["unknown"]) == (
-            n["total"],
-            n["delivered"],
-            failed,
-            0,
-        ), cid
-        assert row["pending"] == n["total"] - n["delivered"] - failed - int(doc["npai"]), cid
+    assert_mart_matches_vendors(engine, nixflex, smsfactor)
 
     recipients = {(cid, r["phone"]) for cid, doc in nixflex.items() for r in doc["recipients"]}
     assert scalar(engine, "select count(*) from sms.fact_recipient_delivery") == len(recipients)

@@ -38,6 +38,18 @@ def _land(engine: Engine, months_ago: int, body: bytes | None, status: str, dup:
         )
 
 
+def _months_back(engine: Engine, months: int) -> None:
+    """Partitions of raw answers from ``months`` months ago to now, as an old warehouse has."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "select raw.ensure_month_partitions('raw.vendor_response', 'fetched_at', "
+                ":first, now())"
+            ),
+            {"first": _month_start(-months)},
+        )
+
+
 def test_the_first_month_kept_counts_this_month_as_one() -> None:
     assert first_month_kept(date(2026, 12, 2), 1) == date(2026, 12, 1)
     assert first_month_kept(date(2026, 12, 2), 3) == date(2026, 10, 1)
@@ -47,14 +59,7 @@ def test_the_first_month_kept_counts_this_month_as_one() -> None:
 def test_old_months_go_whole_and_nothing_later_answers_need_is_lost(
     engine: Engine, simulator: SimulatorHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "select raw.ensure_month_partitions('raw.vendor_response', 'fetched_at', "
-                ":first, now())"
-            ),
-            {"first": _month_start(-6)},
-        )
+    _months_back(engine, 6)
     original = _land(engine, 5, b'{"id": "c_old"}', "loaded", None)
     later_same = _land(engine, 1, None, "loaded", original)  # kept by reference
     later_too = _land(engine, 0, None, "loaded", original)
@@ -109,14 +114,7 @@ def test_old_months_go_whole_and_nothing_later_answers_need_is_lost(
 
 
 def test_a_month_with_answers_not_loaded_yet_is_kept(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "select raw.ensure_month_partitions('raw.vendor_response', 'fetched_at', "
-                ":first, now())"
-            ),
-            {"first": _month_start(-4)},
-        )
+    _months_back(engine, 4)
     waiting = _land(engine, 4, b"{}", "pending", None)
     pruned = prune_raw(engine, keep_months=2)
     assert pruned.kept_pending == (_month_start(-4).date(),)
