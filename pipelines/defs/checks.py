@@ -139,12 +139,17 @@ def since_this_runs_load(
     context: dg.AssetCheckExecutionContext, asset: dg.AssetKey
 ) -> datetime | None:
     """When this run's load started, if this run loaded ``asset``; else None (a run of the
-    checks alone, e.g. the daily ``full_checks``, looks at everything)."""
-    event = context.instance.get_latest_materialization_event(asset)
-    if event is None or event.run_id != context.run.run_id or event.asset_materialization is None:
-        return None
-    since = event.asset_materialization.metadata.get(LOADED_SINCE)
-    return datetime.fromisoformat(str(since.value)) if since is not None else None
+    checks alone, e.g. the daily ``full_checks``, looks at everything). Read from this
+    run's own events: another run's later load says nothing about what this one loaded."""
+    events = context.instance.all_logs(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    )
+    for record in reversed(events):
+        materialization = record.asset_materialization
+        if materialization is not None and materialization.asset_key == asset:
+            since = materialization.metadata.get(LOADED_SINCE)
+            return datetime.fromisoformat(str(since.value)) if since is not None else None
+    return None
 
 
 def _build(spec: SqlCheck) -> dg.AssetChecksDefinition:

@@ -165,7 +165,7 @@ def load_sms_tables(
     settle_window = polling.policy().settle_window
     written = privacy.privacy()
     since = loaded_since(engine)  # the checks of this run look at what is loaded from here
-    replayed: dict[str, object] = {}
+    extra: dict[str, object] = {}  # what a replay or raw retention did
     if config.replay == Replay.none:
         stats = load_pending(
             engine, progress=context.log.info, settle_window=settle_window, privacy=written
@@ -180,18 +180,18 @@ def load_sms_tables(
             privacy=written,
         )
         stats = report.load
-        replayed = {"replay": report.scope.value, "answers_replayed": report.answers_marked}
+        extra = {"replay": report.scope.value, "answers_replayed": report.answers_marked}
     context.log.info(f"load finished: {stats.as_dict()}")
     if warehouse.raw_retention_months is not None:
         pruned = prune_raw(engine, warehouse.raw_retention_months, progress=context.log.info)
-        replayed["raw_months_deleted"] = len(pruned.months)
+        extra["raw_months_deleted"] = len(pruned.months)
     for key in _TABLES:
         yield dg.MaterializeResult(
             asset_key=key,
             metadata={
                 **table_metadata(engine, key),
                 **stats.as_dict(),
-                **replayed,
+                **extra,
                 "phones": "pseudonymised" if written.pseudonymised else "as received",
                 LOADED_SINCE: since.isoformat(),
             },
