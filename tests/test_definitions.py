@@ -71,6 +71,17 @@ def test_the_15_minute_poll_is_on_by_default() -> None:
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
 
 
+def test_the_daily_full_check_is_on_by_default_and_runs_every_sql_check_alone() -> None:
+    defs = build_definitions()
+    schedule = defs.resolve_schedule_def("check_everything_daily")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert schedule.job_name == "full_checks"
+    job = defs.resolve_job_def("full_checks")
+    checks = {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
+    assert {c.name for c in SQL_CHECKS} <= checks
+    assert not job.asset_layer.executable_asset_keys  # materializes nothing: fetches nothing
+
+
 def test_credentials_reach_dagster_as_env_vars_not_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NIXFLEX_API_KEY", "nxf_a:nxfs_secret_value")
     monkeypatch.setenv("SMSFACTOR_API_TOKEN", "sf_secret_value")
