@@ -163,9 +163,11 @@ def test_an_existing_warehouse_keeps_every_row_and_description(
     real_migrate = migrate_module.migrate
     monkeypatch.setattr(migrate_module, "migrate", lambda e: real_migrate(e, before_dir))
     monkeypatch.setattr(lanes, "ensure_partitions", lambda e: 0)
-    assert run_full_sync().success
+    # Only what it loads matters here: this release's checks read columns that come with
+    # its later migrations (0032's landed_at), so those steps of these two runs fail.
+    run_full_sync()
     simulator.clock.advance(timedelta(hours=2))
-    assert run_full_sync().success  # later status changes
+    run_full_sync()  # later status changes
     before = _snapshot(eng)
     assert before["sms.fact_recipient_status_change"] and before["raw.vendor_response"]
     assert scalar(eng, "select count(*) from sms.recipient_status_transition") > 0
