@@ -6,7 +6,7 @@ view over them.
 """
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from enum import Enum
 
@@ -90,14 +90,22 @@ def latest_loaded(engine: Engine) -> list[str]:
         return [str(c) for c in conn.execute(sql).scalars()]
 
 
-def table_metadata(engine: Engine, key: dg.AssetKey) -> dict[str, object]:
+def table_metadata(
+    engine: Engine, key: dg.AssetKey, latest: Sequence[str] | None = None
+) -> dict[str, object]:
     """Row count (estimated where counting would scan millions of rows), column schema and
-    a preview of the rows of the campaigns loaded last (personal columns left out), as the
-    UI shows them; its cost does not grow with the warehouse."""
+    a preview of the rows of the campaigns loaded last (``latest``: ``latest_loaded``, read
+    once by a caller that describes several relations), as the UI shows them (personal
+    columns left out); its cost does not grow with the warehouse."""
     schema, relation = key.path
     cols = introspect.columns(engine, schema, relation)
     names, records = introspect.preview(
-        engine, schema, relation, _PREVIEW_ORDER[relation], campaigns=latest_loaded(engine)
+        engine,
+        schema,
+        relation,
+        cols,
+        _PREVIEW_ORDER[relation],
+        campaigns=latest_loaded(engine) if latest is None else latest,
     )
     by_name = {c.name: c for c in cols}
     count = introspect.row_count(engine, schema, relation)
@@ -185,11 +193,12 @@ def load_sms_tables(
     if warehouse.raw_retention_months is not None:
         pruned = prune_raw(engine, warehouse.raw_retention_months, progress=context.log.info)
         extra["raw_months_deleted"] = len(pruned.months)
+    latest = latest_loaded(engine)
     for key in _TABLES:
         yield dg.MaterializeResult(
             asset_key=key,
             metadata={
-                **table_metadata(engine, key),
+                **table_metadata(engine, key, latest),
                 **stats.as_dict(),
                 **extra,
                 "phones": "pseudonymised" if written.pseudonymised else "as received",

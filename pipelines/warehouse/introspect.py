@@ -67,14 +67,16 @@ def preview(
     engine: Engine,
     schema: str,
     relation: str,
+    cols: Sequence[Column],
     order_by: str,
     limit: int = 5,
     campaigns: Sequence[str] = (),
 ) -> tuple[list[str], list[dict[str, object]]]:
     """The first rows by ``order_by`` (a column of ours), without personal columns, as
-    (column names, rows of plain values: text, numbers, booleans, None). ``campaigns``:
-    only rows of those campaign ids (found by index: the relation is not sorted whole)."""
-    names = [c.name for c in columns(engine, schema, relation) if c.name not in PERSONAL_COLUMNS]
+    (column names, rows of plain values: text, numbers, booleans, None). ``cols``: the
+    relation's ``columns``. ``campaigns``: only rows of those campaign ids (found by index:
+    the relation is not sorted whole)."""
+    names = [c.name for c in cols if c.name not in PERSONAL_COLUMNS]
     listed = ", ".join(f'"{n}"' for n in names)
     relation_sql = f'select {listed} from "{schema}"."{relation}"'  # noqa: S608
     if campaigns:

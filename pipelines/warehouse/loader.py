@@ -12,8 +12,8 @@ A Nixflex campaign answer takes one of three roads: the same bytes as the answer
 which can quarantine a single bad recipient. A campaign the warehouse has never held is
 copied straight into the facts (its first observations are the fact rows themselves: see
 migrations 0015 and 0021); any other goes through a staging table and is merged, writing
-only real changes. Because the loader reads only raw, marking answers pending again and re-running
-it rebuilds the facts without calling any vendor (there is no replay job yet).
+only real changes. Because the loader reads only raw, marking answers pending again and
+re-running it rebuilds the facts without calling any vendor (``pipelines.warehouse.replay``).
 """
 
 from __future__ import annotations

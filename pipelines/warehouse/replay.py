@@ -75,9 +75,9 @@ def replay(
         raise ValueError(f"provider must be one of {', '.join(PROVIDERS)} or None")
     scope = ReplayScope(scope)
     say = progress or (lambda _: None)
-    if scope == ReplayScope.ALL:
-        refuse_if_pruned(engine)
-    with one_load_at_a_time(engine, progress):
+    with one_load_at_a_time(engine, progress):  # retention prunes under it too
+        if scope == ReplayScope.ALL:
+            refuse_if_pruned(engine)
         with engine.begin() as conn:
             marked = int(
                 conn.execute(

@@ -23,6 +23,7 @@ from psycopg import sql
 from sqlalchemy import Engine, text
 
 from pipelines.warehouse import sqlfiles
+from pipelines.warehouse.lanes import one_load_at_a_time
 
 _PARTITION = re.compile(r"vendor_response_\d{4}_\d{2}")
 
@@ -47,9 +48,15 @@ def _next_month(month: date) -> date:
 def prune_raw(
     engine: Engine, keep_months: int, progress: Callable[[str], None] | None = None
 ) -> Pruned:
-    """Drop the months of raw answers older than ``keep_months`` (see the module)."""
+    """Drop the months of raw answers older than ``keep_months`` (see the module), under the
+    load lock: no load or replay marks an answer of those months pending meanwhile."""
     if keep_months < 1:
         raise ValueError("RAW_RETENTION_MONTHS must be 1 or more (unset keeps every answer)")
+    with one_load_at_a_time(engine, progress):
+        return _prune(engine, keep_months, progress)
+
+
+def _prune(engine: Engine, keep_months: int, progress: Callable[[str], None] | None) -> Pruned:
     say = progress or (lambda _: None)
     with engine.connect() as conn:
         today = conn.execute(text("select (now() at time zone 'UTC')::date")).scalar_one()
