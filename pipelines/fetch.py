@@ -1,13 +1,12 @@
 """Poll one vendor account incrementally and land every answer raw (plain Python; the assets
-call this).
+call this). What is read and fetched, and the staleness bound it keeps, are stated in
+``pipelines.polling.policy``.
 
-Nixflex: the list is read newest first; each listed campaign's detail is fetched only when
-``polling.policy`` says so (new, changed summary, refresh, re-check due), on a pool of threads
-that share the key's rate limiter; discovery stops early once it reaches campaigns that are
-known and older than everything it still watches; watched campaigns it did not reach are
-fetched directly when due. SMSFactor: the history (up to 1,000 campaigns a call, counters
-included) is read the same way, so no per-campaign call is needed except for watched
-campaigns beyond the pages read.
+Nixflex: the open statuses' lists and the list newest first are read; each listed campaign's
+detail is fetched only when the policy says so (new, changed summary, refresh, re-check due),
+on a pool of threads that share the key's rate limiter. SMSFactor: the history of the
+settle window, newest send date first (up to 1,000 campaigns a call, counters included).
+Watched campaigns no page showed are fetched directly.
 
 Every answer is landed as it arrives, error answers included, and the campaign's poll state
 is updated in the same transaction: a fetch that fails leaves the campaign due, so the next
@@ -21,7 +20,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,24 +30,29 @@ from sqlalchemy import Engine
 from pipelines import clock
 from pipelines.polling import state
 from pipelines.polling.policy import (
+    OPEN_STATUSES,
     REFRESH,
     Known,
     PollingPolicy,
-    can_stop,
+    can_stop_by_creation,
+    can_stop_by_send_date,
     fingerprint,
+    full_pass_due,
     horizon,
     reason_to_fetch,
     reason_to_revisit,
+    window_start,
 )
 from pipelines.vendors.errors import VendorAuthError, VendorError, VendorNotFound
-from pipelines.vendors.nixflex_client import NixflexClient
+from pipelines.vendors.nixflex_client import ListPage, NixflexClient
 from pipelines.vendors.ratelimit import RateLimiter
 from pipelines.vendors.raw import RawResponse
-from pipelines.vendors.smsfactor_client import SmsFactorClient
+from pipelines.vendors.smsfactor_client import HistoryPage, SmsFactorClient
 from pipelines.warehouse.landing import land, land_now
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
+Getter = Callable[[str], RawResponse]
 
 
 @dataclass
@@ -65,6 +69,7 @@ class FetchReport:
     skipped_settled: int = 0
     skipped_unchanged: int = 0
     stopped_early: bool = False
+    full_pass: bool = False  # this sync read the whole list
     throttled: int = 0  # 429s waited out and retried
     problems: list[str] = field(default_factory=list)
     fatal: str | None = None
@@ -80,8 +85,9 @@ class FetchReport:
 
     def summary(self) -> str:
         reasons = ", ".join(f"{n} {r}" for r, n in sorted(self.fetch_reasons.items())) or "none"
+        scope = " (whole list)" if self.full_pass else ""
         return (
-            f"{self.label}: {self.pages_read} page(s) read"
+            f"{self.label}: {self.pages_read} page(s) read{scope}"
             f"{' (stopped early)' if self.stopped_early else ''}, "
             f"{self.campaigns_listed} campaign(s) listed, {self.campaigns_fetched} fetched "
             f"({reasons}), {self.skipped_unchanged} unchanged and {self.skipped_settled} "
@@ -143,9 +149,7 @@ class _Poll:
             self.report.responses_landed += 1
             self.report.campaigns_fetched += 1
 
-    def fetch_one(
-        self, get: Callable[[str], RawResponse], campaign_id: str, summary_hash: str | None
-    ) -> None:
+    def fetch_one(self, get: Getter, campaign_id: str, summary_hash: str | None) -> None:
         """Fetch and land one campaign; raise ``VendorAuthError`` when the key is refused."""
         try:
             raw = get(campaign_id)
@@ -168,8 +172,8 @@ class _Poll:
         with self.lock:
             self.report.problems.append(text)
 
-    def watched(self) -> tuple[list[Known], datetime | None, bool]:
-        """Campaigns still watched, how far back discovery must read, whether it must read all."""
+    def watched(self) -> tuple[list[Known], bool]:
+        """Campaigns still watched, and whether this sync reads the whole list."""
         with self.engine.begin() as conn:
             if self.policy.refresh_campaign_ids:
                 marked = state.request_refresh(
@@ -182,9 +186,10 @@ class _Poll:
                         f"{', '.join(sorted(unknown))}: discovery will find them if they exist"
                     )
             watched = state.watched_campaigns(conn, self.provider, self.account, self.now)
-            full_pass_done = state.last_full_pass(conn, self.provider, self.account) is not None
-        read_all = self.policy.refresh_all or not full_pass_done
-        return watched, horizon(watched, self.now, self.policy), read_all
+            last_full_pass = state.last_full_pass(conn, self.provider, self.account)
+        full = full_pass_due(last_full_pass, self.now, self.policy)
+        self.report.full_pass = full
+        return watched, full
 
     def known(self, ids: Iterable[str]) -> dict[str, Known]:
         with self.engine.connect() as conn:
@@ -208,17 +213,7 @@ class _Poll:
         return self.report
 
 
-def _enough(
-    listed: list[tuple[str, datetime | None]],
-    page_size: int,
-    known: dict[str, Known],
-    limit: datetime | None,
-) -> bool:
-    """Whether discovery may stop after this full page (a short page ends paging anyway)."""
-    return len(listed) >= page_size and can_stop(listed[-1], known, limit)
-
-
-def _drain(poll: _Poll, futures: list[Future[None]], what: str) -> None:
+def _wait_for(poll: _Poll, futures: list[Future[None]], what: str) -> None:
     """Wait for the submitted fetches, logging progress; a refused key cancels the rest."""
     total = len(futures)
     for done, future in enumerate(futures, start=1):
@@ -239,6 +234,74 @@ def _drain(poll: _Poll, futures: list[Future[None]], what: str) -> None:
             )
 
 
+class _Details:
+    """Campaign details fetched on a pool of threads, each counted under its reason."""
+
+    def __init__(self, poll: _Poll, pool: ThreadPoolExecutor, get: Getter) -> None:
+        self.poll, self.pool, self.get = poll, pool, get
+        self.futures: list[Future[None]] = []
+
+    def submit(self, campaign_id: str, summary_hash: str | None, reason: str) -> None:
+        self.poll.report.fetch_reasons[reason] += 1
+        self.futures.append(
+            self.pool.submit(self.poll.fetch_one, self.get, campaign_id, summary_hash)
+        )
+
+    def revisit_unreached(self, watched: list[Known], seen: set[str]) -> None:
+        """Fetch directly every watched campaign that no page of this sync showed."""
+        for k in watched:
+            if k.campaign_id not in seen and (reason := reason_to_revisit(k, self.poll.now)):
+                self.submit(k.campaign_id, None, reason)
+
+
+def _nixflex_page(poll: _Poll, details: _Details, page: ListPage, seen: set[str]) -> dict:
+    """Land one list page and fetch the details its summaries call for; its known states."""
+    report, policy = poll.report, poll.policy
+    summaries = [s for s in page.summaries if s.campaign_id not in seen]
+    known = poll.known(s.campaign_id for s in page.summaries)
+    poll.land_page(page.raw, ((s.campaign_id, s.created_at) for s in summaries), False)
+    report.campaigns_listed += len(summaries)
+    for summary in summaries:
+        seen.add(summary.campaign_id)
+        digest = fingerprint(summary)
+        previous = known.get(summary.campaign_id)
+        reason = reason_to_fetch(previous, digest, poll.now, policy, summary.status)
+        if reason:
+            details.submit(summary.campaign_id, digest, reason)
+        elif previous is not None and previous.settled(poll.now):
+            report.skipped_settled += 1
+        else:
+            report.skipped_unchanged += 1
+    return known
+
+
+def _read_nixflex_list(
+    poll: _Poll,
+    details: _Details,
+    pages: Iterator[ListPage],
+    seen: set[str],
+    stop: bool,
+    limit: datetime | None = None,
+) -> bool:
+    """Read one listing (a status, or the whole list); True when it was read to its end.
+
+    With ``stop``, discovery may stop past a known campaign created before ``limit`` (None:
+    any known campaign), in the list's own creation order.
+    """
+    page_size = poll.policy.nixflex_page_size
+    for page in pages:
+        known = _nixflex_page(poll, details, page, seen)
+        if page.problem:
+            poll.problem(f"list page {page.raw.params}: {page.problem}")
+            return False
+        listed = [(s.campaign_id, s.created_at) for s in page.summaries]
+        if stop and can_stop_by_creation(listed, page_size, known, limit):
+            poll.report.stopped_early = True
+            pages.close()  # type: ignore[attr-defined]
+            return False
+    return True
+
+
 def fetch_nixflex(
     client: NixflexClient,
     engine: Engine,
@@ -247,65 +310,62 @@ def fetch_nixflex(
     run_id: str | None = None,
     progress: Progress = log.info,
 ) -> FetchReport:
-    """One incremental poll of one Nixflex account (see the module docstring)."""
+    """One incremental poll of one Nixflex account (see ``pipelines.polling.policy``)."""
     policy = policy or PollingPolicy()
     poll = _Poll("nixflex", client.account, engine, policy, run_id, progress, client.limiter)
     report = poll.report
-    watched, limit, read_all = poll.watched()
+    watched, full = poll.watched()
     seen: set[str] = set()
-    futures: list[Future[None]] = []
-    reached_end = True
+    reached_end = False
+    size = policy.nixflex_page_size
     with ThreadPoolExecutor(policy.max_concurrency, thread_name_prefix="nixflex") as pool:
-
-        def submit(campaign_id: str, summary_hash: str | None, reason: str) -> None:
-            report.fetch_reasons[reason] += 1
-            futures.append(
-                pool.submit(poll.fetch_one, client.get_campaign, campaign_id, summary_hash)
-            )
-
+        details = _Details(poll, pool, client.get_campaign)
         try:
-            pages = client.list_pages(page_size=policy.nixflex_page_size)
-            for page in pages:
-                summaries = [s for s in page.summaries if s.campaign_id not in seen]
-                known = poll.known(s.campaign_id for s in summaries)
-                poll.land_page(page.raw, ((s.campaign_id, s.created_at) for s in summaries), False)
-                if page.problem:
-                    poll.problem(
-                        f"list page offset={page.raw.params.get('offset')}: {page.problem}"
-                    )
-                    reached_end = False
-                report.campaigns_listed += len(summaries)
-                for summary in summaries:
-                    seen.add(summary.campaign_id)
-                    digest = fingerprint(summary)
-                    reason = reason_to_fetch(
-                        known.get(summary.campaign_id), digest, poll.now, policy
-                    )
-                    if reason:
-                        submit(summary.campaign_id, digest, reason)
-                    elif known[summary.campaign_id].settled(poll.now):
-                        report.skipped_settled += 1
-                    else:
-                        report.skipped_unchanged += 1
-                listed = [(x.campaign_id, x.created_at) for x in page.summaries]
-                if not read_all and _enough(listed, policy.nixflex_page_size, known, limit):
-                    report.stopped_early, reached_end = True, False
-                    pages.close()
-                    break
+            for status in () if full else OPEN_STATUSES:
+                pages = client.list_pages(page_size=size, status=status)
+                _read_nixflex_list(poll, details, pages, seen, stop=False)
+            limit = horizon(watched, poll.now, policy)
+            pages = client.list_pages(page_size=size)
+            reached_end = _read_nixflex_list(poll, details, pages, seen, not full, limit)
         except VendorError as exc:
             poll.land_error(exc)
-            reached_end = False
             if isinstance(exc, VendorAuthError) or not seen:
                 report.fatal = str(exc)
             else:
                 poll.problem(f"listing stopped early: {exc}")
         if report.fatal is None:
-            for k in watched:
-                if k.campaign_id not in seen and (reason := reason_to_revisit(k, poll.now, policy)):
-                    submit(k.campaign_id, None, reason)
-        progress(f"{report.label}: {report.campaigns_listed} listed, {len(futures)} to fetch")
-        _drain(poll, futures, "campaign details")
-    return poll.finish(reached_end)
+            details.revisit_unreached(watched, seen)
+        progress(
+            f"{report.label}: {report.campaigns_listed} listed, {len(details.futures)} to fetch"
+        )
+        _wait_for(poll, details.futures, "campaign details")
+    return poll.finish(reached_end and full)
+
+
+def _read_history(
+    poll: _Poll, pages: Iterator[HistoryPage], seen: set[str], start: datetime | None
+) -> bool:
+    """Land each history page (its rows are the counters: a poll of each campaign); True
+    when read to its end. Past a full page sent before ``start`` (None: never), stop."""
+    report = poll.report
+    for page in pages:
+        campaigns = [c for c in page.campaigns if c.campaign_id not in seen]
+        poll.land_page(page.raw, ((c.campaign_id, c.created_at) for c in campaigns), True)
+        report.campaigns_listed += len(campaigns)
+        report.campaigns_fetched += len(campaigns)
+        report.fetch_reasons["history"] += len(campaigns)
+        seen.update(c.campaign_id for c in campaigns)
+        poll.progress(f"{report.label}: {report.campaigns_listed} campaigns read from the history")
+        if page.problem:
+            poll.problem(f"history page {page.raw.params}: {page.problem}")
+            return False
+        dates = [c.send_date for c in page.campaigns]
+        size = poll.policy.smsfactor_page_size
+        if start is not None and can_stop_by_send_date(dates, size, start):
+            report.stopped_early = True
+            pages.close()  # type: ignore[attr-defined]
+            return False
+    return True
 
 
 def fetch_smsfactor(
@@ -316,49 +376,26 @@ def fetch_smsfactor(
     run_id: str | None = None,
     progress: Progress = log.info,
 ) -> FetchReport:
-    """One incremental poll of one SMSFactor account: its history, newest first."""
+    """One incremental poll of one SMSFactor account (see ``pipelines.polling.policy``)."""
     policy = policy or PollingPolicy()
     poll = _Poll("smsfactor", client.account, engine, policy, run_id, progress, client.limiter)
     report = poll.report
-    watched, limit, read_all = poll.watched()
+    watched, full = poll.watched()
     seen: set[str] = set()
-    reached_end = True
+    reached_end = False
+    start = None if full else window_start(poll.now, policy)
     try:
-        pages = client.history_pages(page_size=policy.smsfactor_page_size)
-        for page in pages:
-            campaigns = [c for c in page.campaigns if c.campaign_id not in seen]
-            known = poll.known(c.campaign_id for c in campaigns)
-            poll.land_page(page.raw, ((c.campaign_id, c.created_at) for c in campaigns), True)
-            if page.problem:
-                poll.problem(f"history page start={page.raw.params.get('start')}: {page.problem}")
-                reached_end = False
-            report.campaigns_listed += len(campaigns)
-            report.campaigns_fetched += len(campaigns)
-            report.fetch_reasons["history"] += len(campaigns)
-            seen.update(c.campaign_id for c in campaigns)
-            progress(f"{report.label}: {report.campaigns_listed} campaigns read from the history")
-            listed = [(x.campaign_id, x.created_at) for x in page.campaigns]
-            if not read_all and _enough(listed, policy.smsfactor_page_size, known, limit):
-                report.stopped_early, reached_end = True, False
-                pages.close()
-                break
+        pages = client.history_pages(page_size=policy.smsfactor_page_size, date_start=start)
+        reached_end = _read_history(poll, pages, seen, start)
     except VendorError as exc:
         poll.land_error(exc)
         report.fatal = str(exc)
-        reached_end = False
     if report.fatal is None:
-        revisit = [
-            (k.campaign_id, reason)
-            for k in watched
-            if k.campaign_id not in seen and (reason := reason_to_revisit(k, poll.now, policy))
-        ]
         with ThreadPoolExecutor(policy.max_concurrency, thread_name_prefix="smsfactor") as pool:
-            futures = []
-            for campaign_id, reason in revisit:
-                report.fetch_reasons[reason] += 1
-                futures.append(pool.submit(poll.fetch_one, client.get_campaign, campaign_id, None))
-            _drain(poll, futures, "campaigns")
-    return poll.finish(reached_end)
+            details = _Details(poll, pool, client.get_campaign)
+            details.revisit_unreached(watched, seen)
+            _wait_for(poll, details.futures, "campaigns")
+    return poll.finish(reached_end and full)
 
 
 __all__ = ["REFRESH", "FetchReport", "fetch_nixflex", "fetch_smsfactor"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -127,9 +128,11 @@ def test_first_poll_reads_everything_then_discovery_stops_early(
             t=sim.clock.now(),
         )
     }
-    # The three in-flight campaigns are the newest: the first page covers them, so
-    # discovery stops there instead of reading the six pages again.
-    assert served["list"] == 1, calls_before
+    # One short page per open status (draft, scheduled, running: each lists its few
+    # campaigns whatever their age), then the list newest first: the three in-flight
+    # campaigns are the newest, the first page covers them, so discovery stops there
+    # instead of reading the six pages again.
+    assert served["list"] == 3 + 1, calls_before
     assert report.stopped_early
     assert not fetched & settled, "a settled campaign was polled"
     assert served["get"] == len(fetched) <= 30 - len(settled)
@@ -145,9 +148,11 @@ def test_campaign_created_between_two_pages_is_found_next_cycle(
     added: list[str] = []
 
     class AddsACampaignMidway(NixflexClient):
-        def list_pages(self, *, page_size: int = 100) -> Iterator[ListPage]:
-            for number, page in enumerate(super().list_pages(page_size=page_size)):
-                if number == 0:  # created right after the vendor answered page one
+        def list_pages(
+            self, *, page_size: int = 100, status: str | None = None
+        ) -> Iterator[ListPage]:
+            for number, page in enumerate(super().list_pages(page_size=page_size, status=status)):
+                if status is None and number == 0:  # created right after page one of the list
                     added.append(sim.add_nixflex_campaign(size=30))
                 yield page
 
@@ -241,7 +246,9 @@ def test_settled_campaigns_are_not_polled_days_later(
     sim.clock.advance(timedelta(days=5))  # everything has settled by now
     poll(sim, base_url, engine)  # the in-flight ones are read once more, now final
     _, served = poll(sim, base_url, engine)
-    assert served == {"list": 1, "get": 0, "rate_limited": 0}
+    # The three open statuses' lists and one page: the draft is listed, not fetched (nothing
+    # of it was sent, so no receipt can move it).
+    assert served == {"list": 3 + 1, "get": 0, "rate_limited": 0}
     unsettled = rows(
         engine,
         "select d.status from sms.campaign_poll_state as p join sms.dim_campaign as d "
@@ -267,25 +274,67 @@ def test_a_429_storm_is_waited_out_and_nothing_is_lost(
     assert report.throttled == 6  # what the operator sees in the asset's metadata
 
 
-def test_smsfactor_history_stops_early_and_needs_no_call_per_campaign(
+def _sf_client(http: httpx.Client, base_url: str) -> SmsFactorClient:
+    return SmsFactorClient(http, api_token=SMSFACTOR_DEMO_TOKEN, base_url=f"{base_url}/smsfactor")
+
+
+def test_smsfactor_history_reads_the_settle_window_and_needs_no_call_per_campaign(
     engine: Engine, account: tuple[Simulator, str]
 ) -> None:
     sim, base_url = account
     with httpx.Client() as http:
-        client = SmsFactorClient(
+        first = fetch_smsfactor(_sf_client(http, base_url), engine, policy=SMALL_PAGES)
+        load_pending(engine)
+        sim.clock.advance(timedelta(minutes=15))
+        second = fetch_smsfactor(_sf_client(http, base_url), engine, policy=SMALL_PAGES)
+        load_pending(engine)
+    assert first.campaigns_listed == 30 and first.pages_read >= 6 and first.full_pass
+    # Campaigns sent in the last four days (72 h settle window and a day's margin, on the
+    # Paris wall clock the vendor filters on), or scheduled later.
+    since = (sim.clock.now() - timedelta(days=4)).astimezone(ZoneInfo("Europe/Paris"))
+    history = served_history(base_url)
+    window = [c for c in history if c["date"] >= f"{since:%Y-%m-%d %H:%M:%S}"]
+    assert 3 <= len(window) < 30
+    assert not second.full_pass and second.pages_read < first.pages_read
+    assert second.campaigns_listed == len(window)
+    # Only a campaign held since before the window (not final: it can still move) is read
+    # on its own: the simulator holds one in moderation.
+    held = [c for c in history if c not in window and c["status"] not in ("Sent", "Denied")]
+    assert [c["status"] for c in held] == ["In moderation"]
+    assert sim.calls[("smsfactor", "get")] == len(held)
+    assert (
+        scalar(engine, "select count(distinct campaign_id) from sms.fact_campaign_counters") == 30
+    )
+
+
+def test_smsfactor_history_stops_by_send_date_when_the_vendor_ignores_date_start(
+    engine: Engine, account: tuple[Simulator, str]
+) -> None:
+    """Paging stops in the order the page is sorted by (send date), not by id."""
+    sim, base_url = account
+
+    class IgnoresDateStart(SmsFactorClient):
+        def _get(self, path, endpoint, params, campaign_id=None):  # type: ignore[no-untyped-def]
+            params = {k: v for k, v in params.items() if k != "date_start"}
+            return super()._get(path, endpoint, params, campaign_id)
+
+    with httpx.Client() as http:
+        client = IgnoresDateStart(
             http, api_token=SMSFACTOR_DEMO_TOKEN, base_url=f"{base_url}/smsfactor"
         )
         first = fetch_smsfactor(client, engine, policy=SMALL_PAGES)
         load_pending(engine)
         sim.clock.advance(timedelta(minutes=15))
         second = fetch_smsfactor(client, engine, policy=SMALL_PAGES)
-        load_pending(engine)
-    assert first.campaigns_listed == 30 and first.pages_read >= 6
     assert second.stopped_early and second.pages_read < first.pages_read
-    assert sim.calls[("smsfactor", "get")] == 0
-    assert (
-        scalar(engine, "select count(distinct campaign_id) from sms.fact_campaign_counters") == 30
-    )
+    assert sim.calls[("smsfactor", "get")] == 1  # the campaign held in moderation
+
+
+def served_history(base_url: str) -> list[dict]:
+    """Every SMSFactor campaign as the history serves it now."""
+    headers = {"Authorization": f"Bearer {SMSFACTOR_DEMO_TOKEN}", "Accept": "application/json"}
+    with httpx.Client(base_url=f"{base_url}/smsfactor", headers=headers) as http:
+        return http.get("/campaigns", params={"length": 1000}).json()["campaigns"]
 
 
 def test_refresh_of_one_campaign_and_of_all(engine: Engine, account: tuple[Simulator, str]) -> None:

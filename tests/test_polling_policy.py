@@ -9,11 +9,15 @@ import pytest
 from pipelines.polling.policy import (
     Known,
     PollingPolicy,
-    can_stop,
+    can_stop_by_creation,
+    can_stop_by_send_date,
     fingerprint,
+    full_pass_due,
     horizon,
+    in_order,
     reason_to_fetch,
     reason_to_revisit,
+    window_start,
 )
 from pipelines.vendors.records import NixflexSummary
 
@@ -65,34 +69,80 @@ def test_refresh_all_refetches_a_settled_unchanged_campaign() -> None:
     assert reason_to_fetch(known(), "h", NOW, PollingPolicy(refresh_all=True)) == "refresh"
 
 
-def test_watched_campaigns_beyond_discovery_are_revisited_only_when_due() -> None:
-    assert (
-        reason_to_revisit(known(final=False, polled_ago=timedelta(minutes=5)), NOW, POLICY) is None
-    )
-    assert (
-        reason_to_revisit(known(final=False, polled_ago=timedelta(hours=2)), NOW, POLICY)
-        == "recheck"
-    )
-    assert reason_to_revisit(known(refresh=True), NOW, POLICY) == "refresh"
+def test_nothing_is_rechecked_before_it_sends() -> None:
+    """A draft or scheduled campaign has no receipt to wait for: its summary says all."""
+    due = known(final=False, settles_in=None, polled_ago=timedelta(hours=2))
+    assert reason_to_fetch(due, "h", NOW, POLICY, "running") == "recheck"
+    assert reason_to_fetch(due, "h", NOW, POLICY, "draft") is None
+    assert reason_to_fetch(due, "h", NOW, POLICY, "scheduled") is None
+    assert reason_to_fetch(due, "other", NOW, POLICY, "scheduled") == "changed"
 
 
-def test_horizon_is_the_oldest_watched_campaign_inside_the_lookback() -> None:
-    recent = known(final=False, created_ago=timedelta(days=2))
-    older = known(final=False, created_ago=timedelta(days=9))
-    ancient_draft = known(final=False, created_ago=timedelta(days=400))
-    assert horizon([recent, older, ancient_draft], NOW, POLICY) == NOW - timedelta(days=9)
+def test_a_watched_campaign_no_page_showed_is_fetched_in_the_same_sync() -> None:
+    """Not only when its hourly re-check is due: the list could not say it did not move."""
+    just_polled = known(final=False, settles_in=None, polled_ago=timedelta(minutes=5))
+    assert reason_to_revisit(just_polled, NOW) == "unreached"
+    unsettled = known(settles_in=timedelta(hours=5), polled_ago=timedelta(minutes=5))
+    assert reason_to_revisit(unsettled, NOW) == "unreached"
+    assert reason_to_revisit(known(), NOW) is None  # settled: nothing can move
+    assert reason_to_revisit(known(refresh=True), NOW) == "refresh"
+
+
+def test_horizon_is_the_oldest_final_unsettled_campaign_inside_the_lookback() -> None:
+    """Open campaigns are in the status lists, settled ones cannot move, and final ones older
+    than the lookback are fetched directly: none of them pushes the horizon back."""
+    recent = known(settles_in=timedelta(hours=5), created_ago=timedelta(days=2))
+    older = known(settles_in=timedelta(hours=5), created_ago=timedelta(days=9))
+    open_older = known(final=False, settles_in=None, created_ago=timedelta(days=12))
+    settled = known(created_ago=timedelta(days=13))
+    ancient = known(settles_in=timedelta(hours=5), created_ago=timedelta(days=400))
+    watched = [recent, older, open_older, settled, ancient]
+    assert horizon(watched, NOW, POLICY) == NOW - timedelta(days=9)
     assert horizon([], NOW, POLICY) is None
 
 
+def page(*created_days_ago: float) -> list[tuple[str, datetime | None]]:
+    return [(f"smsc_{i}", NOW - timedelta(days=d)) for i, d in enumerate(created_days_ago)]
+
+
 def test_discovery_stops_only_past_known_campaigns_older_than_the_horizon() -> None:
-    page_end = ("smsc_a", NOW - timedelta(days=10))
-    seen = {"smsc_a": known()}
-    assert can_stop(page_end, seen, None)
-    assert can_stop(page_end, seen, NOW - timedelta(days=3))
-    assert not can_stop(page_end, seen, NOW - timedelta(days=20))  # a watched one lies deeper
-    assert not can_stop(page_end, {}, None)  # never seen: an earlier pass did not get here
-    assert not can_stop(page_end, {"smsc_a": known(polled_ago=None)}, None)
-    assert not can_stop(None, seen, None)  # an empty page proves nothing
+    listed = page(1, 5, 10)
+    last = listed[-1][0]
+    seen = {last: known(campaign_id=last)}
+    assert can_stop_by_creation(listed, 3, seen, None)
+    assert can_stop_by_creation(listed, 3, seen, NOW - timedelta(days=3))
+    assert not can_stop_by_creation(listed, 3, seen, NOW - timedelta(days=20))  # one lies deeper
+    assert not can_stop_by_creation(listed, 3, {}, None)  # never seen: no pass got here
+    assert not can_stop_by_creation(listed, 3, {last: known(polled_ago=None)}, None)
+    assert not can_stop_by_creation(listed, 4, seen, None)  # a short page ends paging anyway
+    assert not can_stop_by_creation([], 0, seen, None)  # an empty page proves nothing
+
+
+def test_a_page_out_of_creation_order_never_stops_discovery() -> None:
+    """If the vendor's "newest first" is not by created_at, the dates prove nothing."""
+    listed = page(1, 10, 5)
+    last = listed[-1][0]
+    assert not can_stop_by_creation(listed, 3, {last: known(campaign_id=last)}, None)
+    assert in_order([NOW, NOW, NOW - timedelta(1)])
+    assert not in_order([NOW, None])
+
+
+def test_history_stops_after_a_full_page_sent_before_the_window() -> None:
+    start = window_start(NOW, POLICY)
+    assert start == NOW - timedelta(hours=72) - timedelta(days=1)
+    before = [start + timedelta(hours=1), start - timedelta(hours=1)]
+    assert can_stop_by_send_date(before, 2, start)
+    assert not can_stop_by_send_date(before, 3, start)  # short page
+    assert not can_stop_by_send_date(list(reversed(before)), 2, start)  # not in date order
+    assert not can_stop_by_send_date([start + timedelta(hours=2), start], 2, start)
+    assert not can_stop_by_send_date([start, None], 2, start)  # an unreadable date
+
+
+def test_the_whole_list_is_read_first_then_once_a_day() -> None:
+    assert full_pass_due(None, NOW, POLICY)
+    assert not full_pass_due(NOW - timedelta(hours=23), NOW, POLICY)
+    assert full_pass_due(NOW - timedelta(hours=24), NOW, POLICY)
+    assert full_pass_due(NOW, NOW, PollingPolicy(refresh_all=True))
 
 
 def test_fingerprint_moves_with_any_count_or_the_status() -> None:

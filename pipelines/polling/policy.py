@@ -1,21 +1,44 @@
-"""The polling policy as plain functions: which campaigns to fetch, and when discovery stops.
+"""The polling policy as plain functions: which campaigns to fetch, and where discovery stops.
 
-The rules, in the order they apply to a campaign a list page shows:
+**The bound.** For every campaign that is not settled, a change the vendor's list shows at
+the start of a sync (its status or any count; for SMSFactor the history row *is* the
+counters) is loaded by the end of that sync, whatever its id, creation date, send date or
+schedule. A change only a detail shows (a receipt that moves a recipient inside one bucket,
+``sent`` → ``undelivered``) is loaded within ``recheck_every``. A campaign is *settled* once
+the vendor calls it final and its last message left more than ``settle_window`` ago.
+
+**Discovery, in the order each vendor sorts by.** Discovery never stops by a date the page
+is not sorted by, and a page that is not in the order asked for never stops it.
+
+* Nixflex lists campaigns newest first by ``created_at`` and filters by ``status``. Each
+  sync reads the statuses that can still move in full (``draft``, ``scheduled``,
+  ``running``: ``OPEN_STATUSES``), then the unfiltered list newest first until a full page
+  whose oldest campaign was fetched before and was created before ``horizon``: the oldest
+  final, unsettled campaign created within ``lookback``.
+* SMSFactor's history is asked for by send date, newest first (``sort=-date``), from
+  ``date_start`` = now - ``settle_window`` - ``WINDOW_MARGIN``: every campaign sent since
+  then or scheduled later, counters included. Every final campaign that is not settled was
+  sent inside that window. Paging also stops after a full page, in send-date order, whose
+  last campaign was sent before the window (should the vendor ignore ``date_start``).
+* Both: a watched campaign (not settled) that no page read in this sync showed is fetched
+  directly (``unreached``): for Nixflex a final campaign created before the horizon, or one
+  that left the open statuses; for SMSFactor one held (waiting, in moderation, in progress)
+  since before the window.
+* The whole list is read on the first sync and again every ``full_pass_every`` (``full``
+  pass): it finds campaigns that appear with old dates (moved from another platform,
+  backdated) and settled campaigns the vendor changed after all.
+
+**Which listed campaigns are fetched**, in the order the rules apply:
 
 1. never fetched before → fetch (``new``);
 2. an operator asked for it (``refresh_requested_at``) or the run refreshes everything →
    fetch (``refresh``);
 3. its list summary (status and counts) differs from the one behind the last fetch → fetch
    (``changed``);
-4. settled (the vendor calls it final and its last message left more than ``settle_window``
-   ago) → skip;
-5. not settled and not fetched for ``recheck_every`` → fetch (``recheck``): receipts that
-   move a recipient inside one bucket (``sent`` → ``undelivered``) do not change the counts;
+4. settled → skip;
+5. sending or sent, not settled and not fetched for ``recheck_every`` → fetch (``recheck``):
+   receipts that move a recipient inside one bucket do not change the counts;
 6. otherwise skip.
-
-Discovery reads the list newest first and stops after a page whose oldest campaign is
-already known and older than every campaign it still watches (``horizon``); campaigns it
-watches but did not reach are fetched directly when rule 2 or 5 says so.
 """
 
 from __future__ import annotations
@@ -25,10 +48,18 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from pipelines.vendors.records import NixflexSummary
 
-NEW, REFRESH, CHANGED, RECHECK = "new", "refresh", "changed", "recheck"
+NEW, REFRESH, CHANGED, RECHECK, UNREACHED = "new", "refresh", "changed", "recheck", "unreached"
+# Nixflex statuses a campaign can still leave: listed in full every sync (documented filter).
+OPEN_STATUSES = ("draft", "scheduled", "running")
+# Statuses with nothing sent yet: no receipt can move, so no hourly re-check.
+NOT_SENDING = frozenset({"draft", "scheduled"})
+# SMSFactor's window starts this much before the settle window: send dates are Paris wall
+# clock with no zone (an autumn hour occurs twice), and a load can lag its fetch.
+WINDOW_MARGIN = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -37,7 +68,8 @@ class PollingPolicy:
 
     settle_window: timedelta = timedelta(hours=72)  # receipts after this are unlikely
     recheck_every: timedelta = timedelta(hours=1)  # detail of an unsettled, unchanged campaign
-    lookback: timedelta = timedelta(days=14)  # discovery reaches back to watched ones this new
+    lookback: timedelta = timedelta(days=14)  # Nixflex: pages read back to final ones this new
+    full_pass_every: timedelta = timedelta(days=1)  # the whole list, for backdated arrivals
     nixflex_page_size: int = 100  # documented maximum
     smsfactor_page_size: int = 1000  # documented maximum
     max_concurrency: int = 8  # requests in flight per account
@@ -87,54 +119,90 @@ def reason_to_fetch(
     summary_hash: str | None,
     now: datetime,
     policy: PollingPolicy,
+    status: str | None = None,
 ) -> str | None:
-    """Why a listed campaign's detail must be fetched now, or None to skip it."""
+    """Why a listed campaign's detail must be fetched now (``status`` as listed), or None."""
     if known is None or known.last_polled_at is None:
         return NEW
     if policy.refresh_all or known.refresh_requested_at is not None:
         return REFRESH
     if summary_hash is None or summary_hash != known.summary_hash:
         return CHANGED
-    if known.recheck_due(now, policy):
+    if status not in NOT_SENDING and known.recheck_due(now, policy):
         return RECHECK
     return None
 
 
-def reason_to_revisit(known: Known, now: datetime, policy: PollingPolicy) -> str | None:
-    """Why a watched campaign that discovery did not reach must be fetched directly."""
+def reason_to_revisit(known: Known, now: datetime) -> str | None:
+    """Why a watched campaign that no page of this sync showed must be fetched directly."""
     if known.refresh_requested_at is not None:
         return REFRESH
-    if known.recheck_due(now, policy):
-        return RECHECK
+    if not known.settled(now):
+        return UNREACHED
     return None
 
 
 def horizon(watched: Sequence[Known], now: datetime, policy: PollingPolicy) -> datetime | None:
-    """Discovery must page at least back to here: the oldest watched campaign it covers."""
+    """Nixflex: the unfiltered list is read back to here, the oldest final, unsettled
+    campaign created within ``lookback`` (open ones are in the status lists)."""
     recent = [
         k.created_at
         for k in watched
-        if k.created_at is not None and k.created_at >= now - policy.lookback
+        if k.is_final
+        and not k.settled(now)
+        and k.created_at is not None
+        and k.created_at >= now - policy.lookback
     ]
     return min(recent) if recent else None
 
 
-def can_stop(
-    oldest: tuple[str, datetime | None] | None,
+def full_pass_due(last_full_pass: datetime | None, now: datetime, policy: PollingPolicy) -> bool:
+    """Whether this sync reads the whole list (never done, due again, or asked for)."""
+    return (
+        policy.refresh_all
+        or last_full_pass is None
+        or last_full_pass + policy.full_pass_every <= now
+    )
+
+
+def window_start(now: datetime, policy: PollingPolicy) -> datetime:
+    """SMSFactor: the history is read from this send date on (every unsettled final one)."""
+    return now - policy.settle_window - WINDOW_MARGIN
+
+
+def in_order(keys: Sequence[datetime | None]) -> bool:
+    """Whether a page is newest first by ``keys`` (a missing key proves nothing)."""
+    if any(key is None for key in keys):
+        return False
+    return all(a >= b for a, b in pairwise(keys))  # type: ignore[operator]
+
+
+def can_stop_by_creation(
+    page: Sequence[tuple[str, datetime | None]],
+    page_size: int,
     known: dict[str, Known],
     limit: datetime | None,
 ) -> bool:
-    """Whether discovery may stop after a page whose oldest campaign is ``oldest``.
+    """Nixflex: whether discovery may stop after this page of (id, created_at), newest first.
 
-    It may once that campaign was already fetched before (so everything older was seen by an
-    earlier complete pass) and lies beyond ``limit`` (every watched campaign was covered).
+    Only after a full page in creation order whose oldest campaign was fetched before (an
+    earlier pass read everything older) and was created before ``limit``.
     """
-    if oldest is None:
+    if len(page) < page_size or not page or not in_order([created for _, created in page]):
         return False
-    campaign_id, created_at = oldest
+    campaign_id, created_at = page[-1]
     seen = known.get(campaign_id)
     if seen is None or seen.last_polled_at is None:
         return False
-    if limit is None:
-        return True
-    return created_at is not None and created_at < limit
+    return limit is None or (created_at is not None and created_at < limit)
+
+
+def can_stop_by_send_date(
+    send_dates: Sequence[datetime | None], page_size: int, start: datetime
+) -> bool:
+    """SMSFactor: whether paging may stop after this page of send dates, newest first: a full
+    page in send-date order whose last campaign was sent before the window ``start``."""
+    if len(send_dates) < page_size or not send_dates or not in_order(send_dates):
+        return False
+    last = send_dates[-1]
+    return last is not None and last < start

@@ -175,6 +175,11 @@ def paris_timestamp(item: dict[str, Any], key: str) -> datetime | None:
         raise ItemProblem(f"{key} is outside years 1-9999 in UTC, got {shown(value)}") from exc
 
 
+def paris_wall_clock(instant: datetime) -> str:
+    """An instant as SMSFactor writes dates: ``Y-m-d H:i:s`` on the Europe/Paris wall clock."""
+    return instant.astimezone(PARIS).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def jsonb_problem(value: Any) -> str | None:
     """Why Postgres ``jsonb`` could not hold ``value`` as Python reads it, or None. (NUL is
     left to the warehouse to refuse, as in texts.)"""

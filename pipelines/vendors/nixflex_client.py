@@ -122,8 +122,11 @@ class NixflexClient:
         """``GET /sms/campaigns/{id}``: the campaign with every recipient."""
         return self._get(f"/sms/campaigns/{campaign_id}", "campaign.get", {}, campaign_id)
 
-    def list_pages(self, *, page_size: int = MAX_PAGE_SIZE) -> Iterator[ListPage]:
-        """``GET /sms/campaigns`` newest first, page after page until a short page.
+    def list_pages(
+        self, *, page_size: int = MAX_PAGE_SIZE, status: str | None = None
+    ) -> Iterator[ListPage]:
+        """``GET /sms/campaigns`` newest first, page after page until a short page; only the
+        campaigns in ``status`` when given (the documented filter).
 
         Whether ``count`` is the page size or the overall total is not documented, so
         paging ends on a page shorter than ``limit`` and never trusts ``count``. A page that
@@ -132,9 +135,10 @@ class NixflexClient:
         """
         offset, previous_hash = 0, None
         while True:
-            raw = self._get(
-                "/sms/campaigns", "campaigns.list", {"limit": page_size, "offset": offset}
-            )
+            params: dict[str, Any] = {"limit": page_size, "offset": offset}
+            if status is not None:
+                params["status"] = status
+            raw = self._get("/sms/campaigns", "campaigns.list", params)
             if raw.content_hash == previous_hash:
                 log.warning(
                     "nixflex list: offset %d returned the previous page again; stopping", offset

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ from pipelines.vendors.errors import (
     VendorRequestError,
     VendorUnavailable,
 )
+from pipelines.vendors.fields import paris_wall_clock
 from pipelines.vendors.ratelimit import RateLimiter, retry_after_seconds
 from pipelines.vendors.raw import RawResponse
 from pipelines.vendors.records import SmsFactorCampaign, Unreadable
@@ -117,19 +119,28 @@ class SmsFactorClient:
         return self._get(f"/campaign/{campaign_id}", "campaign.get", {}, campaign_id)
 
     def history_pages(
-        self, *, page_size: int = MAX_PAGE_SIZE, sort: str = "-id"
+        self,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        sort: str = "-date",
+        date_start: datetime | None = None,
     ) -> Iterator[HistoryPage]:
-        """``GET /campaigns`` page after page, newest first, until ``totalRecords`` is reached.
+        """``GET /campaigns`` page after page in ``sort`` order (newest send date first by
+        default), until ``totalRecords`` is reached; only campaigns sent from ``date_start``
+        on when given (the documented filter on the send date, in Paris wall-clock time).
 
         Paging also ends on a short or empty page (when ``totalRecords`` is missing or
         wrong) and on a page that cannot be read (yielded, to be landed and quarantined).
         """
+        filters: dict[str, Any] = {"sort": sort}
+        if date_start is not None:
+            filters["date_start"] = paris_wall_clock(date_start)
         start, previous_hash = 0, None
         while True:
             raw = self._get(
                 "/campaigns",
                 "campaigns.history",
-                {"start": start, "length": page_size, "sort": sort},
+                {"start": start, "length": page_size, **filters},
             )
             if raw.content_hash == previous_hash:
                 log.warning(
