@@ -82,6 +82,7 @@ class PollingResource(dg.ConfigurableResource):
     settle_hours: float = 72.0
     recheck_minutes: float = 60.0
     lookback_days: float = 14.0
+    full_pass_hours: float = 24.0
     max_concurrency: int = 8
     nixflex_page_size: int = nixflex_client.MAX_PAGE_SIZE
     smsfactor_page_size: int = smsfactor_client.MAX_PAGE_SIZE
@@ -93,6 +94,7 @@ class PollingResource(dg.ConfigurableResource):
             settle_window=timedelta(hours=self.settle_hours),
             recheck_every=timedelta(minutes=self.recheck_minutes),
             lookback=timedelta(days=self.lookback_days),
+            full_pass_every=timedelta(hours=self.full_pass_hours),
             nixflex_page_size=self.nixflex_page_size,
             smsfactor_page_size=self.smsfactor_page_size,
             max_concurrency=self.max_concurrency,

@@ -539,11 +539,15 @@ def _write_smsfactor(
             "delivery_rate": c.delivery_rate,
             "cost": c.cost,
         },
-    )
+    ).one()
     stats.campaigns += 1
-    stats.counter_snapshots += snapshot.rowcount
+    stats.counter_snapshots += snapshot.inserted
     final = c.status in SMSFACTOR_FINAL_STATUSES
+    # The date shown is the send date asked for: a campaign held in moderation sends on
+    # release, later. Counters that moved since the last read mean messages still move.
     last_sent = c.send_date or c.created_at
+    if snapshot.delivery_moved and (last_sent is None or last_sent < observed_at):
+        last_sent = observed_at
     _settle(
         conn,
         "smsfactor",
@@ -552,6 +556,6 @@ def _write_smsfactor(
         landed,
         final,
         last_sent,
-        snapshot.rowcount,
+        snapshot.inserted,
         settle_window,
     )

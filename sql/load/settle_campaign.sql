@@ -19,6 +19,11 @@ on conflict (provider, campaign_id) do update set
                            then excluded.is_final else s.is_final end,
     last_sent_at    = case when s.state_as_of is null or s.state_as_of <= excluded.state_as_of
                            then excluded.last_sent_at else s.last_sent_at end,
+    -- Still final: the later bound holds (activity seen once is not undone by a read
+    -- that shows none).
     settles_at      = case when s.state_as_of is null or s.state_as_of <= excluded.state_as_of
-                           then excluded.settles_at else s.settles_at end,
+                           then case when s.is_final and excluded.is_final
+                                     then greatest(s.settles_at, excluded.settles_at)
+                                     else excluded.settles_at end
+                           else s.settles_at end,
     state_as_of     = greatest(s.state_as_of, excluded.state_as_of);
