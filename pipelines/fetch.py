@@ -282,17 +282,24 @@ def _read_nixflex_list(
     seen: set[str],
     stop: bool,
     limit: datetime | None = None,
+    status: str | None = None,
 ) -> bool:
-    """Read one listing (a status, or the whole list); True when it was read to its end.
+    """Read one listing (of one ``status``, or the whole list); True when read to its end.
 
     With ``stop``, discovery may stop past a known campaign created before ``limit`` (None:
-    any known campaign), in the list's own creation order.
+    any known campaign), in the list's own creation order. A status listing that shows
+    other statuses (the filter was not applied) is not read further: the watched campaigns
+    it would have shown are fetched directly.
     """
     page_size = poll.policy.nixflex_page_size
     for page in pages:
         known = _nixflex_page(poll, details, page, seen)
         if page.problem:
             poll.problem(f"list page {page.raw.params}: {page.problem}")
+            return False
+        if status is not None and any(s.status != status for s in page.summaries):
+            poll.progress(f"{poll.report.label}: the list ignored status={status}; not read on")
+            pages.close()  # type: ignore[attr-defined]
             return False
         listed = [(s.campaign_id, s.created_at) for s in page.summaries]
         if stop and can_stop_by_creation(listed, page_size, known, limit):
@@ -323,7 +330,7 @@ def fetch_nixflex(
         try:
             for status in () if full else OPEN_STATUSES:
                 pages = client.list_pages(page_size=size, status=status)
-                _read_nixflex_list(poll, details, pages, seen, stop=False)
+                _read_nixflex_list(poll, details, pages, seen, stop=False, status=status)
             limit = horizon(watched, poll.now, policy)
             pages = client.list_pages(page_size=size)
             reached_end = _read_nixflex_list(poll, details, pages, seen, not full, limit)

@@ -274,6 +274,34 @@ def test_a_429_storm_is_waited_out_and_nothing_is_lost(
     assert report.throttled == 6  # what the operator sees in the asset's metadata
 
 
+def test_a_list_that_ignores_the_status_filter_costs_one_page_not_the_whole_list(
+    engine: Engine, account: tuple[Simulator, str]
+) -> None:
+    """Should Nixflex stop applying ``status=``, each status listing reads one page (it
+    shows other statuses) and the sync still loads what moved."""
+    sim, base_url = account
+
+    class IgnoresStatus(NixflexClient):
+        def _get(self, path, endpoint, params, campaign_id=None):  # type: ignore[no-untyped-def]
+            params = {k: v for k, v in params.items() if k != "status"}
+            return super()._get(path, endpoint, params, campaign_id)
+
+    with httpx.Client() as http:
+        client = IgnoresStatus(http, api_key=NIXFLEX_DEMO_KEY, base_url=f"{base_url}/nixflex/v1")
+        fetch_nixflex(client, engine, policy=SMALL_PAGES)
+        load_pending(engine)
+        sim.clock.advance(timedelta(minutes=15))
+        truth = served_details(base_url)
+        before = sim.calls[("nixflex", "list")]
+        fetch_nixflex(client, engine, policy=SMALL_PAGES)
+        load_pending(engine)
+    assert sim.calls[("nixflex", "list")] - before == 3 + 1
+    for cid, detail in truth.items():
+        assert warehouse_statuses(engine, cid) == {
+            r["phone"]: r["status"] for r in detail["recipients"]
+        }, cid
+
+
 def _sf_client(http: httpx.Client, base_url: str) -> SmsFactorClient:
     return SmsFactorClient(http, api_token=SMSFACTOR_DEMO_TOKEN, base_url=f"{base_url}/smsfactor")
 
