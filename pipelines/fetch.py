@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -117,6 +118,7 @@ class _Poll:
         self.lock = threading.Lock()
         self.now = clock.utcnow()
         self.started = time.monotonic()
+        self.created: list[float] | None = None  # -created_at of known campaigns, ascending
 
     def land_error(self, exc: VendorError) -> None:
         if exc.response is not None:
@@ -190,6 +192,14 @@ class _Poll:
         full = full_pass_due(last_full_pass, self.now, self.policy)
         self.report.full_pass = full
         return watched, full
+
+    def list_position(self, created_at: datetime) -> int:
+        """About how many campaigns the list shows before one created at ``created_at``."""
+        if self.created is None:
+            with self.engine.connect() as conn:
+                newest_first = state.created_newest_first(conn, self.provider, self.account)
+            self.created = [-instant.timestamp() for instant in newest_first]
+        return bisect_left(self.created, -created_at.timestamp())
 
     def known(self, ids: Iterable[str]) -> dict[str, Known]:
         with self.engine.connect() as conn:
@@ -331,7 +341,7 @@ def fetch_nixflex(
             for status in () if full else OPEN_STATUSES:
                 pages = client.list_pages(page_size=size, status=status)
                 _read_nixflex_list(poll, details, pages, seen, stop=False, status=status)
-            limit = horizon(watched, poll.now, policy)
+            limit = horizon(watched, poll.now, policy, poll.list_position)
             pages = client.list_pages(page_size=size)
             reached_end = _read_nixflex_list(poll, details, pages, seen, not full, limit)
         except VendorError as exc:

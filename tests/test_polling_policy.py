@@ -101,6 +101,26 @@ def test_horizon_is_the_oldest_final_unsettled_campaign_inside_the_lookback() ->
     assert horizon([], NOW, POLICY) is None
 
 
+def test_older_final_campaigns_are_paged_to_only_when_cheaper_than_fetching_each() -> None:
+    """Beyond the lookback, reading the list down to a campaign costs its page count; not
+    reading it costs one detail call per campaign left beyond the pages read."""
+    recent = known(settles_in=timedelta(hours=5), created_ago=timedelta(days=2))
+
+    def at(days: float) -> Known:
+        return known(settles_in=timedelta(hours=5), created_ago=timedelta(days=days))
+
+    def position(shown_per_day: float):
+        return lambda created: int((NOW - created) / timedelta(days=1) * shown_per_day)
+
+    five_old = [recent, *(at(100 + i) for i in range(5))]
+    # 100 days at 3.5 campaigns a day: about 4 pages reach them all, instead of 5 details.
+    assert horizon(five_old, NOW, POLICY, position(3.5)) == NOW - timedelta(days=104)
+    # At 50 a day the same campaigns lie 50 pages deep: fetched directly instead.
+    assert horizon(five_old, NOW, POLICY, position(50)) == NOW - timedelta(days=2)
+    # Without an estimate, the lookback alone decides.
+    assert horizon(five_old, NOW, POLICY) == NOW - timedelta(days=2)
+
+
 def page(*created_days_ago: float) -> list[tuple[str, datetime | None]]:
     return [(f"smsc_{i}", NOW - timedelta(days=d)) for i, d in enumerate(created_days_ago)]
 

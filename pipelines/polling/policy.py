@@ -14,7 +14,8 @@ is not sorted by, and a page that is not in the order asked for never stops it.
   sync reads the statuses that can still move in full (``draft``, ``scheduled``,
   ``running``: ``OPEN_STATUSES``), then the unfiltered list newest first until a full page
   whose oldest campaign was fetched before and was created before ``horizon``: the oldest
-  final, unsettled campaign created within ``lookback``.
+  final, unsettled campaign created within ``lookback``, or an older one when paging to it
+  costs fewer calls than fetching the ones beyond it directly.
 * SMSFactor's history is asked for by send date, newest first (``sort=-date``), from
   ``date_start`` = now - ``settle_window`` - ``WINDOW_MARGIN``: every campaign sent since
   then or scheduled later, counters included. Every final campaign that is not settled was
@@ -45,7 +46,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -142,18 +143,39 @@ def reason_to_revisit(known: Known, now: datetime) -> str | None:
     return None
 
 
-def horizon(watched: Sequence[Known], now: datetime, policy: PollingPolicy) -> datetime | None:
-    """Nixflex: the unfiltered list is read back to here, the oldest final, unsettled
-    campaign created within ``lookback`` (open ones are in the status lists)."""
-    recent = [
-        k.created_at
-        for k in watched
-        if k.is_final
-        and not k.settled(now)
-        and k.created_at is not None
-        and k.created_at >= now - policy.lookback
-    ]
-    return min(recent) if recent else None
+def horizon(
+    watched: Sequence[Known],
+    now: datetime,
+    policy: PollingPolicy,
+    position: Callable[[datetime], int] | None = None,
+) -> datetime | None:
+    """Nixflex: the unfiltered list is read back to here. It covers every final, unsettled
+    campaign created within ``lookback`` (open ones are in the status lists), and older ones
+    too where paging to them costs fewer calls than fetching each directly; ``position``
+    estimates how many campaigns the list shows before an instant."""
+    final = sorted(
+        (
+            k.created_at
+            for k in watched
+            if k.is_final and not k.settled(now) and k.created_at is not None
+        ),
+        reverse=True,
+    )
+    recent = [created for created in final if created >= now - policy.lookback]
+    older = final[len(recent) :]
+    reach = recent[-1] if recent else None
+    if not older or position is None:
+        return reach
+
+    def pages(created: datetime | None) -> int:
+        shown = 0 if created is None else position(created) + 1
+        return max(1, -(-shown // policy.nixflex_page_size))
+
+    cost = pages(reach) + len(older)
+    for covered, created in enumerate(older, start=1):
+        if pages(created) + len(older) - covered < cost:
+            reach, cost = created, pages(created) + len(older) - covered
+    return reach
 
 
 def full_pass_due(last_full_pass: datetime | None, now: datetime, policy: PollingPolicy) -> bool:

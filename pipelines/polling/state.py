@@ -36,6 +36,15 @@ def watched_campaigns(conn: Connection, provider: str, account: str, now: dateti
     return [_known(row) for row in result]
 
 
+def created_newest_first(conn: Connection, provider: str, account: str) -> list[datetime]:
+    """Creation instants of the account's known campaigns, newest first (the list's order)."""
+    result = conn.execute(
+        text(sqlfiles.read("polling/created_newest_first.sql")),
+        {"provider": provider, "account": account},
+    )
+    return list(result.scalars())
+
+
 def last_full_pass(conn: Connection, provider: str, account: str) -> datetime | None:
     row = conn.execute(
         text(sqlfiles.read("polling/account_state.sql")),
