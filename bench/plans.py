@@ -105,6 +105,7 @@ def main() -> None:
             "week_ago": newest - timedelta(days=7),
             "hour_ago": at - timedelta(hours=1),
             "since": None,  # the checks over every campaign, as the daily full check runs
+            "stale_after_minutes": 75.0,  # recheck_minutes (60) + one 15-minute cycle
         }
         queries = {**QUESTIONS, **dict(_checks())}
         results = {}

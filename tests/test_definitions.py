@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from pipelines.definitions import build_definitions
 from pipelines.defs.checks import SQL_CHECKS
+from pipelines.warehouse.checks import SYNC_EVERY_MINUTES
 from pipelines.warehouse.sqlfiles import SQL_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +63,27 @@ def test_each_check_file_is_a_check_and_failures_block_where_the_contract_says()
         "smsfactor_counters_within_total",
     } <= blocking
     warn = {c.name for c in SQL_CHECKS if c.severity == dg.AssetCheckSeverity.WARN}
-    assert "smsfactor_delivery_rate_matches" in warn
+    assert {"smsfactor_delivery_rate_matches", "unsettled_campaigns_are_read_in_time"} <= warn
+
+
+def _header(name: str) -> str:
+    """The leading comment of ``sql/checks/<name>.sql``, as one line of text."""
+    lines = (SQL_DIR / "checks" / f"{name}.sql").read_text().splitlines()
+    comment = []
+    for line in lines:
+        if not line.startswith("--"):
+            break
+        comment.append(line.removeprefix("--").strip())
+    return " ".join(comment)
+
+
+def test_each_check_file_states_its_rule_and_the_severity_dagster_reports() -> None:
+    """An analyst reading the SQL sees the same severity the UI shows."""
+    for check in SQL_CHECKS:
+        header = _header(check.name)
+        assert header.startswith("Rule"), check.name
+        stated = re.findall(r"Severity: (ERROR|WARN)", header)
+        assert stated == [check.severity.value], check.name
 
 
 def test_the_15_minute_poll_is_on_by_default() -> None:
@@ -69,6 +91,17 @@ def test_the_15_minute_poll_is_on_by_default() -> None:
     schedule = defs.resolve_schedule_def("poll_vendors_every_15_minutes")
     assert schedule.cron_schedule == "*/15 * * * *"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    # The staleness check allows one sync cycle on top of recheck_minutes: this one.
+    assert schedule.cron_schedule == f"*/{SYNC_EVERY_MINUTES:.0f} * * * *"
+
+
+def test_every_sql_check_runs_after_a_sync_and_in_the_daily_full_check() -> None:
+    defs = build_definitions()
+    for job_name in ("full_sync", "full_checks"):
+        job = defs.resolve_job_def(job_name)
+        checks = {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
+        assert {c.name for c in SQL_CHECKS} <= checks, job_name
+        assert "unsettled_campaigns_are_read_in_time" in checks, job_name
 
 
 def test_the_daily_full_check_is_on_by_default_and_runs_every_sql_check_alone() -> None:

@@ -2,7 +2,9 @@
 
 The SQL lists offending rows (the same query an analyst can run in psql); the wrapper turns
 them into a Dagster result naming the offending campaigns. Key and count rules are ERROR and
-blocking; undocumented vendor maths, quarantine and freshness are WARN.
+blocking; undocumented vendor maths, quarantine and freshness are WARN. Values a check's SQL
+takes besides ``:since`` come from the resources (``:stale_after_minutes`` from
+PollingResource) and show in the result's metadata.
 """
 
 from dataclasses import dataclass
@@ -10,14 +12,20 @@ from datetime import datetime
 
 import dagster as dg
 
-from pipelines.defs.resources import WarehouseResource
+from pipelines.defs.resources import PollingResource, WarehouseResource
 from pipelines.defs.sms_assets import (
     DIM_CAMPAIGN,
     FACT_CAMPAIGN_COUNTERS,
     FACT_RECIPIENT_DELIVERY,
     LOADED_SINCE,
 )
-from pipelines.warehouse.checks import CheckOutcome, run_check, takes_since
+from pipelines.warehouse.checks import (
+    CheckOutcome,
+    run_check,
+    stale_after_minutes,
+    takes,
+    takes_since,
+)
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
@@ -103,6 +111,15 @@ SQL_CHECKS: tuple[SqlCheck, ...] = (
         False,
         "Each vendor answered successfully in the last 30 minutes.",
     ),
+    SqlCheck(
+        "unsettled_campaigns_are_read_in_time",
+        DIM_CAMPAIGN,
+        WARN,
+        False,
+        "Every campaign polling still watches (not settled, not vanished; both vendors) "
+        "was read within recheck_minutes plus one 15-minute sync cycle (one never read: "
+        "first seen within that).",
+    ),
 )
 
 
@@ -114,13 +131,19 @@ def _markdown_table(outcome: CheckOutcome) -> str:
     return "\n".join(lines)
 
 
-def to_result(spec: SqlCheck, outcome: CheckOutcome, scope: str) -> dg.AssetCheckResult:
+def to_result(
+    spec: SqlCheck,
+    outcome: CheckOutcome,
+    scope: str,
+    params: dict[str, object] | None = None,
+) -> dg.AssetCheckResult:
     """Offending rows → a result whose metadata names the campaigns and says what was
-    looked at."""
+    looked at (``params``: the values given to its SQL besides ``:since``)."""
     metadata: dict[str, object] = {
         "offending_rows": len(outcome.rows),
         "sql_file": f"sql/checks/{spec.name}.sql",
         "scope": scope,
+        **(params or {}),
     }
     if not outcome.passed:
         metadata["offending_campaigns"] = ", ".join(outcome.campaigns)
@@ -152,12 +175,22 @@ def since_this_runs_load(
     return None
 
 
+def check_params(name: str, polling: PollingResource) -> dict[str, object]:
+    """The values ``sql/checks/<name>.sql`` takes besides ``:since``, from the settings."""
+    params: dict[str, object] = {}
+    if takes(name, "stale_after_minutes"):
+        params["stale_after_minutes"] = stale_after_minutes(polling.recheck_minutes)
+    return params
+
+
 def _build(spec: SqlCheck) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=spec.asset, name=spec.name, description=spec.description, blocking=spec.blocking
     )
     def _check(
-        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+        context: dg.AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        polling: PollingResource,
     ) -> dg.AssetCheckResult:
         since = since_this_runs_load(context, spec.asset) if takes_since(spec.name) else None
         scope = (
@@ -165,7 +198,9 @@ def _build(spec: SqlCheck) -> dg.AssetChecksDefinition:
             if since is not None
             else "every campaign"
         )
-        return to_result(spec, run_check(warehouse.engine(), spec.name, since), scope)
+        params = check_params(spec.name, polling)
+        outcome = run_check(warehouse.engine(), spec.name, since, params)
+        return to_result(spec, outcome, scope, params)
 
     return _check
 

@@ -2,7 +2,8 @@
 
 Each asset reports whether its vendor answered through a check of its own, so that a vendor
 that is down (or not configured) shows in the UI and in ``make sync`` without stopping the
-other vendor or the load of what was fetched.
+other vendor or the load of what was fetched. Its metadata also says, per account, how long
+ago the watched campaign read longest ago was read (``oldest_unsettled_read_minutes``).
 """
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
@@ -12,7 +13,9 @@ from datetime import timedelta
 import dagster as dg
 from dagster import AssetExecutionContext
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from pipelines import clock
 from pipelines.defs.resources import (
     NixflexResource,
     PollingResource,
@@ -20,6 +23,7 @@ from pipelines.defs.resources import (
     WarehouseResource,
 )
 from pipelines.fetch import FetchReport, fetch_nixflex, fetch_smsfactor
+from pipelines.polling.state import AccountReadAge, read_ages
 from pipelines.vendors.nixflex_client import NixflexClient
 from pipelines.vendors.smsfactor_client import SmsFactorClient
 
@@ -55,8 +59,49 @@ def _poll_metadata(reports: list[FetchReport]) -> dict[str, int]:
     }
 
 
+def read_age_metadata(ages: list[AccountReadAge]) -> dict[str, object]:
+    """The poll's staleness figures: the oldest read over every account (a number the UI
+    plots over time) and a table naming, per account, the campaign read longest ago."""
+    if ages:
+        lines = [
+            "| account | unsettled campaigns | oldest last read | campaign |",
+            "|---|---|---|---|",
+        ]
+        for a in ages:
+            read = "never read, first seen" if a.oldest_never_read else "read"
+            lines.append(
+                f"| {a.account} | {a.unsettled_campaigns} | {a.oldest_read_minutes:.1f} min "
+                f"({read} {a.oldest_read_at.isoformat(timespec='seconds')}) "
+                f"| {a.oldest_campaign_id} |"
+            )
+        table = "\n".join(lines)
+    else:
+        table = "no unsettled campaign: nothing waits for a read"
+    return {
+        "oldest_unsettled_read_minutes": dg.MetadataValue.float(
+            max((a.oldest_read_minutes for a in ages), default=0.0)
+        ),
+        "unsettled_campaigns": sum(a.unsettled_campaigns for a in ages),
+        "unsettled_read_age": dg.MetadataValue.md(table),
+    }
+
+
+def _read_age(context: AssetExecutionContext, engine: Engine, provider: str) -> dict[str, object]:
+    """``read_age_metadata`` after the poll; a warehouse that fails here is logged, and the
+    poll still reports what it fetched and its check."""
+    try:
+        return read_age_metadata(read_ages(engine, provider, clock.utcnow()))
+    except SQLAlchemyError as exc:
+        context.log.warning(f"{provider}: the unsettled campaigns' read age is unknown: {exc}")
+        return {"unsettled_read_age": dg.MetadataValue.md(f"unknown: {type(exc).__name__}")}
+
+
 def _result(
-    key: dg.AssetKey, check: str, reports: list[FetchReport], not_configured: str | None
+    key: dg.AssetKey,
+    check: str,
+    reports: list[FetchReport],
+    not_configured: str | None,
+    read_age: dict[str, object] | None = None,
 ) -> dg.MaterializeResult:
     if not_configured:
         return dg.MaterializeResult(
@@ -82,6 +127,7 @@ def _result(
             **metadata,
             "status": "some account unreachable" if fatal else "polled",
             "accounts_polled": dg.MetadataValue.md(per_account),
+            **(read_age or {}),
         },
         check_results=[
             dg.AssetCheckResult(
@@ -162,7 +208,8 @@ def nixflex_responses(
     engine = warehouse.engine()  # first: a warehouse that is down stops the poll before any call
     with nixflex.clients() as clients:
         reports = _poll_accounts(context, config, polling, engine, clients, fetch_nixflex)
-    yield _result(NIXFLEX_RAW, "nixflex_api_answered", reports, None)
+    read_age = _read_age(context, engine, "nixflex")
+    yield _result(NIXFLEX_RAW, "nixflex_api_answered", reports, None, read_age)
 
 
 @dg.asset(
@@ -198,4 +245,5 @@ def smsfactor_responses(
     engine = warehouse.engine()  # first: a warehouse that is down stops the poll before any call
     with smsfactor.clients() as clients:
         reports = _poll_accounts(context, config, polling, engine, clients, fetch_smsfactor)
-    yield _result(SMSFACTOR_RAW, "smsfactor_api_answered", reports, None)
+    read_age = _read_age(context, engine, "smsfactor")
+    yield _result(SMSFACTOR_RAW, "smsfactor_api_answered", reports, None, read_age)

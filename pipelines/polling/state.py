@@ -1,12 +1,15 @@
-"""The poller's bookkeeping in the warehouse (campaign and account poll state)."""
+"""The poller's bookkeeping in the warehouse (campaign and account poll state), and how long
+it has left the campaigns it watches unread (``read_ages``: the figure the check
+``unsettled_campaigns_are_read_in_time`` bounds)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, text
+from sqlalchemy import Connection, Engine, Row, text
 
 from pipelines.polling.policy import Known
 from pipelines.warehouse import sqlfiles
@@ -130,3 +133,30 @@ def record_account_sync(
             "outcome": outcome,
         },
     )
+
+
+@dataclass(frozen=True)
+class AccountReadAge:
+    """One account's watched (not settled, not vanished) campaigns and the one read longest
+    ago: ``oldest_read_at`` is its last read, or when it was first seen if never read."""
+
+    account: str
+    unsettled_campaigns: int
+    oldest_campaign_id: str
+    oldest_never_read: bool
+    oldest_read_at: datetime
+    oldest_read_minutes: float
+
+
+def read_ages(engine: Engine, provider: str, now: datetime) -> list[AccountReadAge]:
+    """Per account of ``provider`` with a watched campaign, how long ago (at ``now``) the
+    campaign read longest ago was read (``sql/polling/unsettled_read_age.sql``, by index)."""
+    with engine.connect() as conn:
+        result = conn.execute(
+            text(sqlfiles.read("polling/unsettled_read_age.sql")),
+            {"provider": provider, "now": now},
+        )
+        return [
+            AccountReadAge(**{**r, "oldest_read_minutes": float(r["oldest_read_minutes"])})
+            for r in result.mappings()
+        ]
