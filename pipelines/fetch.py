@@ -23,6 +23,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -244,6 +245,18 @@ def _wait_for(poll: _Poll, futures: list[Future[None]], what: str) -> None:
             )
 
 
+@contextmanager
+def _detail_pool(poll: _Poll, get: Getter, name: str) -> Iterator[_Details]:
+    """Threads that fetch details; when the poll is interrupted (SIGTERM, Ctrl-C, an error)
+    the details not started yet are dropped, so it stops once those in flight answered."""
+    with ThreadPoolExecutor(poll.policy.max_concurrency, thread_name_prefix=name) as pool:
+        try:
+            yield _Details(poll, pool, get)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
 class _Details:
     """Campaign details fetched on a pool of threads, each counted under its reason."""
 
@@ -335,8 +348,7 @@ def fetch_nixflex(
     seen: set[str] = set()
     reached_end = False
     size = policy.nixflex_page_size
-    with ThreadPoolExecutor(policy.max_concurrency, thread_name_prefix="nixflex") as pool:
-        details = _Details(poll, pool, client.get_campaign)
+    with _detail_pool(poll, client.get_campaign, "nixflex") as details:
         try:
             for status in () if full else OPEN_STATUSES:
                 pages = client.list_pages(page_size=size, status=status)
@@ -408,8 +420,7 @@ def fetch_smsfactor(
         poll.land_error(exc)
         report.fatal = str(exc)
     if report.fatal is None:
-        with ThreadPoolExecutor(policy.max_concurrency, thread_name_prefix="smsfactor") as pool:
-            details = _Details(poll, pool, client.get_campaign)
+        with _detail_pool(poll, client.get_campaign, "smsfactor") as details:
             details.revisit_unreached(watched, seen)
             _wait_for(poll, details.futures, "campaigns")
     return poll.finish(reached_end and full)

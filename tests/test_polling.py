@@ -7,6 +7,7 @@ HTTP, and from the documented rules, never from the product's own decisions.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -300,6 +301,29 @@ def test_a_list_that_ignores_the_status_filter_costs_one_page_not_the_whole_list
         assert warehouse_statuses(engine, cid) == {
             r["phone"]: r["status"] for r in detail["recipients"]
         }, cid
+
+
+def test_an_interrupted_poll_drops_the_details_not_started(
+    engine: Engine, account: tuple[Simulator, str]
+) -> None:
+    """SIGTERM or Ctrl-C during a backfill stops it once the requests in flight answered,
+    not after every detail queued (a large account would take minutes)."""
+    sim, base_url = account
+
+    class Slow(NixflexClient):
+        def get_campaign(self, campaign_id: str):  # type: ignore[no-untyped-def]
+            time.sleep(0.2)
+            return super().get_campaign(campaign_id)
+
+    def interrupt_once_queued(message: str) -> None:
+        if "to fetch" in message:
+            raise KeyboardInterrupt
+
+    policy = PollingPolicy(nixflex_page_size=5, max_concurrency=2)
+    with httpx.Client() as http, pytest.raises(KeyboardInterrupt):
+        client = Slow(http, api_key=NIXFLEX_DEMO_KEY, base_url=f"{base_url}/nixflex/v1")
+        fetch_nixflex(client, engine, policy=policy, progress=interrupt_once_queued)
+    assert sim.calls[("nixflex", "get")] <= 4  # the two in flight, not the 30 queued
 
 
 def _sf_client(http: httpx.Client, base_url: str) -> SmsFactorClient:
