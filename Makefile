@@ -20,9 +20,11 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $@
 
-$(DAGSTER_HOME)/dagster.yaml: Makefile
+# The local instance's config (pools, run monitoring, the run launcher that tells a dead run's
+# process): one file, also the one the tests use.
+$(DAGSTER_HOME)/dagster.yaml: pipelines/local_dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
-	@printf 'telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1  # one poller per vendor pool: runs share its rate limit\n' > $@
+	@cp $< $@
 
 demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## simulator + embedded warehouse + one full sync + summary
 	@$(PY) -m pipelines.cli demo

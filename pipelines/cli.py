@@ -4,7 +4,9 @@
 ``sync`` runs the ``full_sync`` job in this process against the Dagster instance in
 ``DAGSTER_HOME`` (so the run shows in the UI), then prints every check's result and, for
 each failing check, the campaigns it names. Exit status 1 when the run failed or an
-ERROR-severity check failed.
+ERROR-severity check failed, or when a vendor pool stayed busy for ``SYNC_POOL_WAIT_MINUTES``
+(pipelines/pools.py; runs left behind by a killed process are cleared first, see
+pipelines/runs.py); 130 when stopped by Ctrl-C or SIGTERM before its run began.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +41,7 @@ class SyncOutcome:
     run_ok: bool
     checks: list[CheckLine]
     errors: tuple[str, ...] = ()  # each failed step: "step: first line of its error"
+    not_started: str = ""  # why the run never started (a pool stayed busy)
 
     @property
     def exit_code(self) -> int:
@@ -46,27 +51,39 @@ class SyncOutcome:
 
 def run_sync(job_name: str = "full_sync", ops: dict[str, object] | None = None) -> SyncOutcome:
     """One run of a job (``full_sync``: every asset, every check) with the environment as it
-    is now; ``ops`` is the run config of its ops (e.g. the replay's scope)."""
+    is now; ``ops`` is the run config of its ops (e.g. the replay's scope).
+
+    With ``DAGSTER_HOME`` set the run goes in that instance: runs left in progress there by
+    a process that is gone are failed first, and the job's pools are claimed before the run
+    starts, waiting at most ``SYNC_POOL_WAIT_MINUTES`` (the outcome then says who held it).
+    """
     import dagster as dg
 
     from pipelines.definitions import build_definitions
+    from pipelines.pools import PoolWaitTimeout, claimed_pools, pool_claims, pool_wait_from_env
+    from pipelines.runs import reclaim_stale_runs, worker_tags
 
     defs = build_definitions()
     job = defs.resolve_job_def(job_name)
-    instance = (
-        dg.DagsterInstance.get()
-        if os.environ.get("DAGSTER_HOME")
-        else (dg.DagsterInstance.ephemeral())
-    )
+    local = bool(os.environ.get("DAGSTER_HOME"))
+    instance = dg.DagsterInstance.get() if local else dg.DagsterInstance.ephemeral()
+    run_id = str(uuid.uuid4())
     with instance:
-        result = job.execute_in_process(
-            instance=instance,
-            raise_on_error=False,
-            run_config={
-                "loggers": {"console": {"config": {"log_level": "INFO"}}},
-                **({"ops": ops} if ops else {}),
-            },
-        )
+        reclaim_stale_runs(instance)
+        try:
+            with claimed_pools(instance, pool_claims(job), run_id, pool_wait_from_env()):
+                result = job.execute_in_process(
+                    instance=instance,
+                    raise_on_error=False,
+                    run_id=run_id,
+                    tags=worker_tags(),
+                    run_config={
+                        "loggers": {"console": {"config": {"log_level": "INFO"}}},
+                        **({"ops": ops} if ops else {}),
+                    },
+                )
+        except PoolWaitTimeout as timeout:
+            return SyncOutcome(False, [], not_started=f"{job_name} did not start: {timeout}")
     checks = [
         CheckLine(
             asset="/".join(e.asset_key.path),
@@ -88,6 +105,8 @@ def run_sync(job_name: str = "full_sync", ops: dict[str, object] | None = None) 
 
 def _first_line(error: object) -> str:
     """The error's own message, without Dagster's wrapping or the traceback."""
+    if getattr(error, "cls_name", None) == "DagsterExecutionInterruptedError":
+        return "interrupted by a signal (SIGTERM or Ctrl-C)"
     while getattr(error, "cause", None) is not None and "Error occurred while" in str(
         getattr(error, "message", "")
     ):
@@ -98,6 +117,9 @@ def _first_line(error: object) -> str:
 
 
 def print_checks(outcome: SyncOutcome) -> None:
+    if outcome.not_started:
+        print(f"\nSync not started: {outcome.not_started}", file=sys.stderr)
+        return
     print("\nChecks")
     for c in outcome.checks:
         mark = "PASS" if c.passed else ("FAIL" if c.severity == "ERROR" else "WARN")
@@ -262,7 +284,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             command.add_argument("--provider", choices=("nixflex", "smsfactor"))
     args = parser.parse_args(argv)
-    return int(args.fn(args))
+    if args.command in ("sync", "checks", "replay", "demo"):
+        # SIGTERM (a stopped container, `kill`) ends a job as Ctrl-C does, cleanups included.
+        # Inside its run, Dagster's handler takes both: the step running is interrupted.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return int(args.fn(args))
+    except KeyboardInterrupt:
+        print(f"\n{args.command} stopped by a signal", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -42,6 +42,9 @@ DOCKERFILE = DEPLOY / "Dockerfile"
 DOCS = ROOT / "docs" / "deployment.md"
 # Set by the platform (Dockerfile ENV, the Helm chart), not by the operator's Secret.
 PLATFORM_VARIABLES = {"DAGSTER_HOME"}
+# Read only by the command line (`make sync` on the machine it runs on), in modules the code
+# location never imports: documented in .env.example and docs/operations.md instead.
+COMMAND_LINE_VARIABLES = {"SYNC_POOL_WAIT_MINUTES": "pipelines.pools"}
 # The contract's variables (shared/warehouse-contract.md): the collector must find them all,
 # or it is the collector that is broken.
 CONTRACT = {
@@ -128,6 +131,7 @@ def test_the_secret_and_the_values_name_every_variable_the_code_reads() -> None:
     app = secrets["sms-warehouse-env"]
     assert app["kind"] == "Secret" and app["type"] == "Opaque"
     keys = set(app["stringData"])
+    names -= set(COMMAND_LINE_VARIABLES)
     missing = names - PLATFORM_VARIABLES - keys
     assert not missing, f"read by the code, not in {SECRET_YAML.name}: {sorted(missing)}"
     assert keys <= names, f"in the Secret, never read by the code: {sorted(keys - names)}"
@@ -158,6 +162,24 @@ def test_the_secret_and_the_values_name_every_variable_the_code_reads() -> None:
     assert set(pg_secret["stringData"]) == {"postgresql-password"}
     assert values["generatePostgresqlPasswordSecret"] is False
     assert "postgresqlPassword" not in values["postgresql"]
+
+
+def test_the_command_line_variables_stay_off_the_deployment_and_are_documented() -> None:
+    names, _ = variables_read_by(ROOT / "pipelines")
+    assert set(COMMAND_LINE_VARIABLES) <= names
+    for name in COMMAND_LINE_VARIABLES:
+        for path in (ROOT / ".env.example", ROOT / "docs" / "operations.md"):
+            assert re.search(rf"\b{name}\b", path.read_text()), f"{name} not named in {path.name}"
+    # The code location (and so every run it launches) never imports the modules reading them.
+    modules = sorted(set(COMMAND_LINE_VARIABLES.values()))
+    probe = (
+        f"import sys, pipelines.definitions; print([m for m in {modules!r} if m in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"the code location imports {done.stdout.strip()}"
 
 
 # --- the files themselves -----------------------------------------------------------------
