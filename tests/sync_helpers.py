@@ -44,6 +44,37 @@ def rows(engine: Engine, sql: str, **params: object) -> list[dict[str, object]]:
         return [dict(r) for r in conn.execute(text(sql), params).mappings().all()]
 
 
+def nixflex_expected(detail: dict[str, Any]) -> tuple[int, int, int, int, int]:
+    """(total, delivered, failed, pending, unknown) of a served Nixflex detail, recomputed from
+    its recipients by the documented rule (``BUCKET``)."""
+    buckets = [BUCKET.get(r["status"], "unknown") for r in detail["recipients"]]
+    return (
+        len(buckets),
+        buckets.count("delivered"),
+        buckets.count("failed"),
+        buckets.count("pending"),
+        buckets.count("unknown"),
+    )
+
+
+def smsfactor_expected(campaign: dict[str, Any]) -> tuple[int, int, int, int, int]:
+    """(total, delivered, failed, pending, unknown) of a served SMSFactor campaign, from its
+    counters: failed = error + expired + network_error, pending = total - delivered - failed
+    - npai."""
+    n = {
+        k: int(campaign[k])
+        for k in ("total", "delivered", "error", "expired", "network_error", "npai")
+    }
+    failed = n["error"] + n["expired"] + n["network_error"]
+    return (
+        n["total"],
+        n["delivered"],
+        failed,
+        n["total"] - n["delivered"] - failed - n["npai"],
+        0,
+    )
+
+
 def assert_mart_matches_vendors(
     engine: Engine, nixflex: dict[str, dict[str, Any]], smsfactor: dict[str, dict[str, Any]]
 ) -> None:
@@ -56,30 +87,63 @@ def assert_mart_matches_vendors(
     }
     assert set(mart) == {("nixflex", c) for c in nixflex} | {("smsfactor", c) for c in smsfactor}
     for cid, doc in nixflex.items():
-        buckets = [BUCKET.get(r["status"], "unknown") for r in doc["recipients"]]
         row = mart[("nixflex", cid)]
-        assert (row["total"], row["delivered"], row["failed"], row["pending"], row["unknown"]) == (
-            len(buckets),
-            buckets.count("delivered"),
-            buckets.count("failed"),
-            buckets.count("pending"),
-            buckets.count("unknown"),
-        ), cid
+        got = (row["total"], row["delivered"], row["failed"], row["pending"], row["unknown"])
+        assert got == nixflex_expected(doc), cid
         if row["total"]:
             assert float(row["delivery_rate"]) == pytest.approx(row["delivered"] / row["total"])
         else:
             assert row["delivery_rate"] is None
     for cid, doc in smsfactor.items():
-        n = {
-            k: int(doc[k])
-            for k in ("total", "delivered", "error", "expired", "network_error", "npai")
-        }
-        failed = n["error"] + n["expired"] + n["network_error"]
         row = mart[("smsfactor", cid)]
-        assert (row["total"], row["delivered"], row["failed"], row["pending"], row["unknown"]) == (
-            n["total"],
-            n["delivered"],
-            failed,
-            n["total"] - n["delivered"] - failed - n["npai"],
-            0,
-        ), cid
+        got = (row["total"], row["delivered"], row["failed"], row["pending"], row["unknown"])
+        assert got == smsfactor_expected(doc), cid
+
+
+def stale_campaigns(
+    engine: Engine, provider: str, served: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    """The campaigns among ``served`` (id -> what the vendor serves: a Nixflex detail or an
+    SMSFactor history row) whose warehouse rows differ from it, each with what differs.
+
+    Compared: ``sms.dim_campaign.status`` with the served status, and the
+    ``sms.campaign_delivery`` counts with ``nixflex_expected`` / ``smsfactor_expected``. Other
+    campaigns in the warehouse are not looked at.
+    """
+    if not served:
+        return {}
+    expected_of = nixflex_expected if provider == "nixflex" else smsfactor_expected
+    found = {
+        r["campaign_id"]: r
+        for r in rows(
+            engine,
+            "select d.campaign_id, d.status, m.total, m.delivered, m.failed, m.pending, m.unknown"
+            " from sms.dim_campaign as d left join sms.campaign_delivery as m"
+            " using (provider, campaign_id)"
+            " where d.provider = :provider and d.campaign_id = any(:ids)",
+            provider=provider,
+            ids=list(served),
+        )
+    }
+    stale: dict[str, str] = {}
+    for cid, doc in served.items():
+        want = (doc["status"], expected_of(doc))
+        row = found.get(cid)
+        if row is None:
+            stale[cid] = f"absent from the warehouse; vendor serves {_state(*want)}"
+            continue
+        have = (
+            row["status"],
+            (row["total"], row["delivered"], row["failed"], row["pending"], row["unknown"]),
+        )
+        if have != want:
+            stale[cid] = f"warehouse has {_state(*have)}; vendor serves {_state(*want)}"
+    return stale
+
+
+def _state(status: object, counts: tuple[object, ...]) -> str:
+    total, delivered, failed, pending, unknown = counts
+    return (
+        f"{status!r} total={total} delivered={delivered} failed={failed} pending={pending}"
+        f" unknown={unknown}"
+    )

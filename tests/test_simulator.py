@@ -243,6 +243,218 @@ def test_ten_thousand_recipients_render_quickly(sim: Simulator, http: httpx.Clie
     assert detail["total_count"] == len({r["phone"] for r in detail["recipients"]}) == 10_000
 
 
+# Adversarial layouts: campaigns added with their own dates, schedules and ids.
+
+DAY, HOUR, SECOND = timedelta(days=1), timedelta(hours=1), timedelta(seconds=1)
+
+
+@pytest.fixture
+def bare(clock: SimClock) -> Iterator[tuple[Simulator, httpx.Client]]:
+    """A simulator with no laid-out campaigns and no rate limit, on real HTTP."""
+    sim = Simulator(
+        seed=5, nixflex_campaigns=0, smsfactor_campaigns=0, clock=clock, rate_limit=None
+    )
+    with serve(sim) as base_url, httpx.Client(base_url=base_url, timeout=10) as client:
+        yield sim, client
+
+
+def nixflex_at(http: httpx.Client, clock: SimClock, at: datetime, campaign_id: str) -> dict:
+    clock.set(at)
+    return nixflex_detail(http, campaign_id)
+
+
+def smsfactor_history(http: httpx.Client, **params: object) -> dict:
+    return http.get("/smsfactor/campaigns", params=params, headers=SMSFACTOR_JSON).json()
+
+
+def test_nixflex_kinds_hold_their_status_until_they_send(
+    bare: tuple[Simulator, httpx.Client], clock: SimClock
+) -> None:
+    sim, http = bare
+    created = START - 10 * DAY
+    scheduled = sim.add_nixflex_campaign(12, created, kind="scheduled", send_at=START + 2 * HOUR)
+    launched = sim.add_nixflex_campaign(12, created, kind="launched", send_at=START + 3 * HOUR)
+    draft = sim.add_nixflex_campaign(12, created, kind="draft")
+    late = sim.add_nixflex_campaign(12, created, send_at=START + HOUR)
+
+    before = {cid: nixflex_at(http, clock, START, cid) for cid in (scheduled, launched, late)}
+    assert before[scheduled]["status"] == "scheduled"
+    assert before[scheduled]["scheduled_at"] == "2026-05-17T14:00:00Z"
+    assert before[launched]["status"] == "draft"
+    assert before[launched]["scheduled_at"] is None
+    assert before[late]["status"] == "running"  # sends at once, queued behind its send start
+    for detail in before.values():
+        assert detail["pending_count"] == detail["total_count"] == 12
+        assert all(r["sent_at"] is None and r["twilio_sid"] is None for r in detail["recipients"])
+
+    after = {cid: nixflex_at(http, clock, START + 4 * HOUR, cid) for cid in before}
+    for cid, send_at in ((scheduled, "14:00"), (launched, "15:00"), (late, "13:00")):
+        detail = after[cid]
+        assert detail["status"] == "done", cid
+        assert min(r["sent_at"] for r in detail["recipients"]) >= f"2026-05-17T{send_at}:00Z"
+        truth = counts_from_recipients(detail)
+        assert {key: detail[key] for key in truth} == truth
+    forever = nixflex_at(http, clock, START + 60 * DAY, draft)
+    assert forever["status"] == "draft"
+    assert forever["pending_count"] == forever["total_count"] == 12
+    assert all(r["status"] == "pending" for r in forever["recipients"])
+
+
+def test_nixflex_list_is_by_creation_whatever_the_send_dates(
+    bare: tuple[Simulator, httpx.Client], clock: SimClock
+) -> None:
+    sim, http = bare
+    oldest_sent_last = sim.add_nixflex_campaign(
+        5, START - 20 * DAY, kind="launched", send_at=START - HOUR
+    )
+    newest = sim.add_nixflex_campaign(5, START - HOUR)
+    middle = sim.add_nixflex_campaign(5, START - 2 * DAY, kind="scheduled", send_at=START + DAY)
+    not_yet = sim.add_nixflex_campaign(5, START + HOUR)
+    listing = http.get("/nixflex/v1/sms/campaigns", params={"limit": 100}, headers=NIXFLEX)
+    campaigns = listing.json()["campaigns"]
+    assert [c["campaign_id"] for c in campaigns] == [newest, middle, oldest_sent_last]
+    assert [c["status"] for c in campaigns] == ["done", "scheduled", "done"]
+    scheduled_only = http.get(
+        "/nixflex/v1/sms/campaigns", params={"status": "scheduled"}, headers=NIXFLEX
+    ).json()
+    assert [c["campaign_id"] for c in scheduled_only["campaigns"]] == [middle]
+    assert scheduled_only["count"] == 1
+    clock.advance(2 * HOUR)
+    assert http.get("/nixflex/v1/sms/campaigns", headers=NIXFLEX).json()["count"] == 4
+    assert sim.nixflex_campaign_ids()[0] == not_yet
+
+
+def test_nixflex_added_campaigns_only_move_forward_and_answer_the_same_again(
+    bare: tuple[Simulator, httpx.Client], clock: SimClock
+) -> None:
+    sim, http = bare
+    order = {"draft": 0, "scheduled": 0, "running": 1, "done": 2}
+    ids = [
+        sim.add_nixflex_campaign(8, START, kind="scheduled", send_at=START + 30 * 60 * SECOND),
+        sim.add_nixflex_campaign(8, START - DAY, kind="launched", send_at=START + HOUR),
+        sim.add_nixflex_campaign(8, START),
+    ]
+    instants = [START + step * 10 * 60 * SECOND for step in range(0, 60, 3)]
+    seen = {cid: [nixflex_at(http, clock, at, cid) for at in instants] for cid in ids}
+    for cid, details in seen.items():
+        for before, after in pairwise(details):
+            assert order[after["status"]] >= order[before["status"]], cid
+            assert after["delivered_count"] >= before["delivered_count"], cid
+            assert after["pending_count"] <= before["pending_count"], cid
+            for old, new in zip(before["recipients"], after["recipients"], strict=True):
+                assert RANK[new["status"]] >= RANK[old["status"]], cid
+        assert details[-1]["status"] == "done", cid
+    # A pure function of (plan, t): going back in time answers exactly what it did.
+    assert [nixflex_at(http, clock, at, ids[1]) for at in instants] == seen[ids[1]]
+
+
+def test_nixflex_rejects_impossible_plans(bare: tuple[Simulator, httpx.Client]) -> None:
+    sim, _ = bare
+    with pytest.raises(ValueError, match="precede"):
+        sim.add_nixflex_campaign(5, START, send_at=START - HOUR)
+    with pytest.raises(ValueError, match="needs send_at"):
+        sim.add_nixflex_campaign(5, START, kind="scheduled")
+    with pytest.raises(ValueError, match="no send_at"):
+        sim.add_nixflex_campaign(5, START, kind="draft", send_at=START + HOUR)
+    with pytest.raises(ValueError, match="kind"):
+        sim.add_nixflex_campaign(5, START, kind="later")
+    with pytest.raises(ValueError, match="tz-aware"):
+        sim.add_nixflex_campaign(5, START, send_at=datetime(2026, 5, 18))
+
+
+def test_smsfactor_explicit_ids_sort_by_number_not_by_insertion(
+    bare: tuple[Simulator, httpx.Client],
+) -> None:
+    sim, http = bare
+    drawn = sim.add_smsfactor_campaign(50, START - 3 * DAY)
+    moved = sim.add_smsfactor_campaign(50, START - HOUR, campaign_id=1_000_123)  # sister platform
+    high = sim.add_smsfactor_campaign(50, START - 9 * DAY, campaign_id=99_000_000)
+    future = sim.add_smsfactor_campaign(50, START + HOUR, campaign_id=500)
+    drawn_after = sim.add_smsfactor_campaign(50, START - 2 * DAY)
+    assert int(drawn) < int(drawn_after) < int(high)
+    ascending = smsfactor_history(http, sort="id", length=1000)
+    assert [c["id"] for c in ascending["campaigns"]] == [moved, drawn, drawn_after, high]
+    assert ascending["totalRecords"] == ascending["totalDisplayRecords"] == 4
+    descending = smsfactor_history(http, sort="-id", start=1, length=2)
+    assert [c["id"] for c in descending["campaigns"]] == [drawn_after, drawn]
+    assert descending["totalRecords"] == 4
+    by_default = smsfactor_history(http, length=1000)["campaigns"]
+    assert [c["id"] for c in by_default] == [high, drawn_after, drawn, moved]
+    assert sim.smsfactor_campaign_ids() == [high, drawn_after, drawn, moved, future]
+    with pytest.raises(ValueError, match="taken"):
+        sim.add_smsfactor_campaign(50, START, campaign_id=int(drawn))
+    sim.add_smsfactor_account("sf_other_token", 0)
+    with pytest.raises(ValueError, match="taken"):  # ids are global at the vendor
+        sim.add_smsfactor_campaign(50, START, campaign_id=1_000_123, api_token="sf_other_token")
+
+
+def test_smsfactor_waits_for_its_send_date_and_filters_on_it(
+    bare: tuple[Simulator, httpx.Client], clock: SimClock
+) -> None:
+    sim, http = bare
+    early_sent_late = sim.add_smsfactor_campaign(
+        300, START - 5 * DAY, campaign_id=1_000_001, send_at=START + 2 * HOUR
+    )
+    sent = sim.add_smsfactor_campaign(300, START - 4 * DAY)
+    waiting = smsfactor_history(http, sort="id")["campaigns"][0]
+    assert waiting["id"] == early_sent_late
+    assert waiting["status"] == "Waiting"
+    assert waiting["date"] == "2026-05-17 16:00:00"  # Paris wall clock, CEST
+    assert waiting["creation_date"] == "2026-05-12 14:00:00"
+    assert all(waiting[name] == "0" for name in ("delivered", "error", "npai", "cost"))
+    window = smsfactor_history(
+        http, date_start="2026-05-17 00:00:00", date_end="2026-05-18 00:00:00"
+    )
+    assert [c["id"] for c in window["campaigns"]] == [early_sent_late]
+    assert window["totalRecords"] == 2 and window["totalDisplayRecords"] == 1
+    clock.set(START + 3 * HOUR)
+    after = {c["id"]: c for c in smsfactor_history(http)["campaigns"]}
+    assert after[early_sent_late]["status"] == "Sent"
+    assert int(after[early_sent_late]["delivered"]) > 0
+    assert after[sent]["status"] == "Sent"
+
+
+def test_smsfactor_moderation_holds_then_sends_at_release(
+    bare: tuple[Simulator, httpx.Client], clock: SimClock
+) -> None:
+    sim, http = bare
+    held = sim.add_smsfactor_campaign(400, START - 4 * DAY, held_until=START + HOUR)
+    scheduled = sim.add_smsfactor_campaign(
+        400, START - 4 * DAY, send_at=START + 5 * HOUR, held_until=START + HOUR
+    )
+
+    def state(at: datetime) -> dict[str, dict]:
+        clock.set(at)
+        return {c["id"]: c for c in smsfactor_history(http)["campaigns"]}
+
+    before = state(START)
+    assert before[held]["status"] == before[scheduled]["status"] == "In moderation"
+    assert before[held]["delivered"] == "0"
+    assert before[held]["date"] == before[held]["creation_date"]  # the requested send date
+    released = state(START + 2 * HOUR)
+    assert int(released[held]["delivered"]) > 0  # sent at release, days after its date
+    assert released[scheduled]["status"] == "Waiting"
+    counters = ("delivered", "error", "expired", "network_error", "stop")
+    previous = before
+    for hours in range(2, 20, 2):
+        current = state(START + hours * HOUR)
+        for cid in (held, scheduled):
+            assert all(int(current[cid][n]) >= int(previous[cid][n]) for n in counters), cid
+        previous = current
+    assert previous[held]["status"] == previous[scheduled]["status"] == "Sent"
+    assert state(START + 2 * HOUR) == released  # the same instant answers the same
+
+
+def test_smsfactor_rejects_impossible_plans(bare: tuple[Simulator, httpx.Client]) -> None:
+    sim, _ = bare
+    with pytest.raises(ValueError, match="precede"):
+        sim.add_smsfactor_campaign(5, START, send_at=START - HOUR)
+    with pytest.raises(ValueError, match="precede"):
+        sim.add_smsfactor_campaign(5, START, held_until=START - HOUR)
+    with pytest.raises(ValueError, match="positive"):
+        sim.add_smsfactor_campaign(5, START, campaign_id=0)
+
+
 # Scale: 10,000 campaigns per vendor over a year, 50 in flight.
 
 ACTIVE = 50

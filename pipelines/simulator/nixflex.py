@@ -43,6 +43,9 @@ DEMO_KEY = "nxf_demo:nxfs_demo_secret"
 MAX_RECIPIENTS = 10_000
 DEFAULT_SIZES = (20, 400)
 ROLES = ("scheduled", "draft")
+# How an added campaign starts (see ``NixflexAccount.add``) and the status it shows until then.
+KINDS = ("immediate", "scheduled", "launched", "draft")
+HOLD_STATUS = {"immediate": "", "scheduled": "scheduled", "launched": "draft", "draft": "draft"}
 CAMPAIGN_STATUSES = ("draft", "scheduled", "running", "done", "failed")
 DETAIL_FIELDS = (
     "campaign_id", "name", "agent_id", "from_number", "message_template", "status",
@@ -72,7 +75,11 @@ def key_label(api_key: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class NixflexCampaign:
-    """A campaign's static plan; ``send_ts`` (Unix seconds) is None for a draft."""
+    """A campaign's static plan; ``send_ts`` (Unix seconds) is None for a draft for ever.
+
+    ``held`` is the status shown before ``send_ts`` ("scheduled", "draft", or "" for a
+    campaign that sends at once: "running" with every recipient pending).
+    """
 
     campaign_id: str
     name: str
@@ -85,7 +92,8 @@ class NixflexCampaign:
     created_iso: str
     scheduled_at: datetime | None
     send_ts: float | None
-    size: int  # recipients (0 for a draft)
+    held: str
+    size: int  # recipients (0 for a laid-out draft)
     pace: float  # seconds between two recipients leaving Nixflex
     tally: tuple[int, int, int, int]  # final outcomes, in OUTCOMES order
     rng_key: str  # prefix of the recipient generators' seeds
@@ -108,11 +116,11 @@ class NixflexCampaign:
         }
 
     def status_at(self, now_ts: float, counts: Mapping[str, int]) -> str:
-        """Campaign status at ``now_ts`` given the counts computed for the same instant."""
-        if self.send_ts is None:
-            return "draft"
-        if self.scheduled_at is not None and now_ts < self.send_ts:
-            return "scheduled"
+        """Campaign status at ``now_ts`` given the counts computed for the same instant:
+        the held status until the send start, then "running" while any recipient is pending
+        or queued, then "done"."""
+        if self.held and (self.send_ts is None or now_ts < self.send_ts):
+            return self.held
         return "running" if counts["pending_count"] else "done"
 
 
@@ -279,11 +287,33 @@ class NixflexAccount:
         order = sorted(enumerate(plans), key=lambda pair: (pair[1].created_ts, pair[0]))
         return [plan.campaign_id for _, plan in reversed(order)]
 
-    def add(self, size: int, created_at: datetime) -> str:
-        """Add one campaign that sends at once; return its id."""
+    def add(
+        self,
+        size: int,
+        created_at: datetime,
+        *,
+        kind: str = "immediate",
+        send_at: datetime | None = None,
+    ) -> str:
+        """Add one campaign of ``kind`` (see ``KINDS``); return its id.
+
+        "immediate" sends at ``send_at`` (default: 2-30 s after creation; "running" with every
+        recipient pending until then); "scheduled" shows "scheduled" with ``scheduled_at`` set
+        until ``send_at``; "launched" is a draft until ``send_at``, its launch, then sends;
+        "draft" never sends (its recipients stay pending). ``send_at`` may not precede
+        ``created_at``.
+        """
         check_sizes((size, size), "size", MAX_RECIPIENTS)
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}")
+        if kind == "draft" and send_at is not None:
+            raise ValueError("a draft for ever has no send_at")
+        if kind in ("scheduled", "launched") and send_at is None:
+            raise ValueError(f"a {kind} campaign needs send_at")
+        if send_at is not None and send_at < created_at:
+            raise ValueError("send_at must not precede created_at")
         with self._lock:
-            plan = self._build(len(self._plans), created_at, size=size)
+            plan = self._build(len(self._plans), created_at, size=size, kind=kind, send_at=send_at)
             self._extend([plan])
         return plan.campaign_id
 
@@ -331,8 +361,11 @@ class NixflexAccount:
         role: str = "",
         in_flight: bool = False,
         size: int | None = None,
+        kind: str = "",
+        send_at: datetime | None = None,
     ) -> NixflexCampaign:
-        """Draw campaign ``index``'s plan; ``role`` is "", "draft" or "scheduled"."""
+        """Draw campaign ``index``'s plan; ``role`` ("", "draft" or "scheduled") is a laid-out
+        campaign's, ``kind`` and ``send_at`` an added one's (see ``add``)."""
         rng = campaign_rng(self.seed, self.namespace, index)
         rng_key = f"{self.seed}:{self.namespace}:{index}"
         campaign_id = self._new_id(rng_key)
@@ -345,6 +378,9 @@ class NixflexAccount:
         if role == "scheduled":
             send_start = whole_seconds(self.anchor + timedelta(hours=rng.uniform(2, 30)))
             scheduled_at = send_start
+        if send_at is not None:
+            send_start = whole_seconds(send_at)
+            scheduled_at = send_start if kind == "scheduled" else None
         # size - 1 gaps: the last recipient leaves at the paced end, after the anchor.
         pace = dispatch_pace(rng, max(size - 1, 1), send_start, self.anchor, in_flight)
         if role == "draft":
@@ -366,7 +402,8 @@ class NixflexAccount:
             created_ts=created_at.timestamp(),
             created_iso=iso_z(created_at),
             scheduled_at=scheduled_at,
-            send_ts=None if role == "draft" else send_start.timestamp(),
+            send_ts=None if "draft" in (role, kind) else send_start.timestamp(),
+            held=HOLD_STATUS[kind] if kind else HOLD_STATUS.get(role, ""),
             size=size,
             pace=pace,
             tally=tally,
@@ -526,10 +563,11 @@ def _recipients(
     account: NixflexAccount, plan: NixflexCampaign, now_ts: float
 ) -> list[dict[str, object]]:
     """Each recipient as Nixflex shows it at ``now_ts`` (the hot path of a 10k detail)."""
-    if plan.size == 0 or plan.send_ts is None:
+    if plan.size == 0:
         return []
     timeline, identity = account.cache.timeline(plan), account.cache.identity(plan)
-    elapsed, send_ts = plan.elapsed(now_ts), int(plan.send_ts)
+    # A draft for ever has no send start: elapsed is -inf and every recipient stays pending.
+    elapsed, send_ts = plan.elapsed(now_ts), int(plan.send_ts or 0)
     template = plan.message_template
     rendered = {name: template.replace("{{first_name}}", name) for name in FIRST_NAMES}
     recipients: list[dict[str, object]] = []

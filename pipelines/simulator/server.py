@@ -96,6 +96,7 @@ class Simulator:
         self._faults = FaultBook(self._lock)
         self._recipients = RecipientCache()
         self._nixflex_ids: set[str] = set()
+        self._smsfactor_ids: set[int] = set()
         self._nixflex: dict[str, NixflexAccount] = {}
         self._smsfactor: dict[str, SmsfactorAccount] = {}
         self.add_nixflex_account(
@@ -171,7 +172,7 @@ class Simulator:
             while residue in used:
                 residue = (residue + 1) % ID_STRIDE
             account = SmsfactorAccount(
-                api_token, account_seed, self.anchor, residue, namespace, sizes
+                api_token, account_seed, self.anchor, residue, namespace, sizes, self._smsfactor_ids
             )
             ids = account.lay_out(campaigns, active_campaigns, history)
             self._smsfactor[api_token] = account
@@ -182,7 +183,8 @@ class Simulator:
         return self._nixflex_account(api_key).campaign_ids()
 
     def smsfactor_campaign_ids(self, api_token: str = smsfactor.DEMO_TOKEN) -> list[str]:
-        """All of a token's SMSFactor campaign ids, newest first (ids grow with creation)."""
+        """All of a token's SMSFactor campaign ids, highest first (including ones not visible
+        yet); drawn ids grow with creation, explicit ones (``add_smsfactor_campaign``) need not."""
         return self._smsfactor_account(api_token).campaign_ids()
 
     def add_nixflex_campaign(
@@ -191,11 +193,30 @@ class Simulator:
         created_at: datetime | None = None,
         *,
         api_key: str = nixflex.DEMO_KEY,
+        kind: str = "immediate",
+        send_at: datetime | None = None,
     ) -> str:
-        """Add a campaign created now (or at ``created_at``) that sends at once; return its id."""
+        """Add a Nixflex campaign of ``size`` recipients created now (or at ``created_at``);
+        return its id. Instants are tz-aware and kept to the whole second.
+
+        ``kind`` says how it starts sending, at ``send_at`` (any instant not before creation,
+        past or future):
+
+        - ``"immediate"`` (default): sends at ``send_at``, by default 2-30 s after creation;
+          "running" with every recipient pending until then;
+        - ``"scheduled"``: "scheduled" with ``scheduled_at`` = ``send_at`` until then;
+        - ``"launched"``: a draft until ``send_at`` (its launch), then it sends;
+        - ``"draft"``: a draft for ever (no ``send_at``); its recipients stay pending.
+
+        Once sending, it is "running" while any recipient is pending or queued, then "done".
+        It is listed (newest first by ``created_at``) from ``created_at`` on.
+        """
+        if kind not in nixflex.KINDS:
+            raise ValueError(f"kind must be one of {', '.join(nixflex.KINDS)}")
         account, created = self._nixflex_account(api_key), self._creation(created_at)
+        send = None if send_at is None else _instant(send_at)
         with self._lock:  # campaign ids are drawn against every account's
-            return account.add(size, created)
+            return account.add(size, created, kind=kind, send_at=send)
 
     def add_smsfactor_campaign(
         self,
@@ -203,9 +224,28 @@ class Simulator:
         created_at: datetime | None = None,
         *,
         api_token: str = smsfactor.DEMO_TOKEN,
+        campaign_id: int | None = None,
+        send_at: datetime | None = None,
+        held_until: datetime | None = None,
     ) -> str:
-        """Add an SMSFactor campaign created now (or at ``created_at``); return its id."""
-        return self._smsfactor_account(api_token).add(size, self._creation(created_at))
+        """Add an SMSFactor campaign of ``size`` messages created now (or at ``created_at``);
+        return its id. Instants are tz-aware and kept to the whole second.
+
+        ``campaign_id``: an explicit numeric id, free in every account (default: the next
+        drawn one), so ids can disagree with dates (a campaign moved from a sister platform
+        with a low id, one created early and sent late). ``send_at``: the send date shown as
+        ``date`` (default: at creation), "Waiting" until then. ``held_until``: "In moderation"
+        from creation until that instant; released after the send date, it sends at release
+        while ``date`` still shows the requested send date. The history lists it from
+        ``created_at`` on.
+        """
+        account, created = self._smsfactor_account(api_token), self._creation(created_at)
+        send = None if send_at is None else _instant(send_at)
+        held = None if held_until is None else _instant(held_until)
+        with self._lock:  # explicit ids are checked against every account's
+            return account.add(
+                size, created, campaign_id=campaign_id, send_at=send, held_until=held
+            )
 
     def _nixflex_account(self, api_key: str) -> NixflexAccount:
         account = self._nixflex.get(api_key)
@@ -221,7 +261,7 @@ class Simulator:
         return account
 
     def _creation(self, created_at: datetime | None) -> datetime:
-        return whole_seconds((created_at or self.clock.now()).astimezone(UTC))
+        return _instant(created_at or self.clock.now())
 
     # Rate limits and faults.
 
@@ -401,6 +441,13 @@ class Simulator:
             return "advance_seconds must be a number"
         self.clock.advance(timedelta(seconds=seconds))
         return None
+
+
+def _instant(instant: datetime) -> datetime:
+    """A campaign instant as the vendors keep it: UTC, whole seconds (tz-aware only)."""
+    if instant.tzinfo is None:
+        raise ValueError("campaign instants must be tz-aware")
+    return whole_seconds(instant.astimezone(UTC))
 
 
 def _rate_headers(decision: Decision) -> dict[str, str]:

@@ -9,8 +9,10 @@ mount point ``{base}/smsfactor``.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
+from bisect import insort
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -40,7 +42,6 @@ ID_STRIDE = 37  # each account owns one residue modulo this: ids interleave, nev
 DEFAULT_SIZES = (50, 3000)
 ROLES = ("waiting", "denied", "moderation")
 SORT_KEYS = ("id", "date", "text", "cost", "status")
-HELD = {"denied": "Denied", "moderation": "In moderation"}
 COUNTERS = ("delivered", "error", "expired", "network_error", "stop")
 
 
@@ -51,7 +52,12 @@ def token_label(api_token: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SmsfactorCampaign:
-    """A campaign's static plan; ``finals`` are the counters once every report is in."""
+    """A campaign's static plan; ``finals`` are the counters once every report is in.
+
+    ``send_ts`` is the send date the vendor shows (``date``); a campaign held in moderation
+    until ``held_until_ts`` (inf: for ever) past that date sends at release, so dispatch
+    starts at ``start_ts`` = the later of the two while ``date`` keeps the requested one.
+    """
 
     campaign_id: str
     number: int  # the id as an integer, for sorting
@@ -62,6 +68,8 @@ class SmsfactorCampaign:
     creation_date: str  # as shown: Paris wall clock
     send_ts: float
     date: str  # send date as shown: Paris wall clock
+    start_ts: float  # dispatch start: the send date, or the moderation release if later
+    held_until_ts: float  # "In moderation" before this (-inf: never held, inf: for ever)
     lists: tuple[str, ...]
     role: str  # "", "waiting", "denied" or "moderation"
     total: int
@@ -73,12 +81,14 @@ class SmsfactorCampaign:
 
     def state_at(self, now_ts: float) -> dict[str, object]:
         """The campaign as the vendor shows it at ``now_ts``: status and string counters."""
-        elapsed = now_ts - self.send_ts
+        elapsed = now_ts - self.start_ts
         counters = dict.fromkeys(COUNTERS, 0)
         npai, cost = 0, Decimal(0)
-        if self.role in HELD:
-            status = HELD[self.role]
-        elif elapsed < 0:
+        if self.role == "denied":
+            status = "Denied"
+        elif now_ts < self.held_until_ts:
+            status = "In moderation"
+        elif now_ts < self.send_ts:
             status = "Waiting"
         else:
             status = "In progress" if elapsed < self.dispatch_s else "Sent"
@@ -108,7 +118,13 @@ class SmsfactorCampaign:
 
 
 class SmsfactorAccount:
-    """One API token's campaigns in id order (ids grow with the campaign index)."""
+    """One API token's campaigns in numeric id order.
+
+    Drawn ids grow with the campaign index (``FIRST_ID + ID_STRIDE * index + residue``, the
+    next free one when an explicit id took it); an added campaign may carry any explicit id,
+    so ids need not follow creation or send dates. ``taken`` holds the ids every account of
+    the simulator uses (campaign ids are global at the vendor).
+    """
 
     def __init__(
         self,
@@ -118,6 +134,7 @@ class SmsfactorAccount:
         residue: int,
         namespace: str = "smsfactor",
         sizes: tuple[int, int] = DEFAULT_SIZES,
+        taken: set[int] | None = None,
     ) -> None:
         if not 0 <= residue < ID_STRIDE:
             raise ValueError(f"residue must be in [0, {ID_STRIDE})")
@@ -128,7 +145,9 @@ class SmsfactorAccount:
         pool_rng = random.Random(f"{seed}:{namespace}:lists")
         self._list_pool = [hex_token(pool_rng, 24) for _ in range(4)]
         self._lock = threading.Lock()
-        self._plans: tuple[SmsfactorCampaign, ...] = ()
+        self._taken = taken if taken is not None else set()
+        self._count = 0  # campaigns built: the next one's index
+        self._plans: tuple[SmsfactorCampaign, ...] = ()  # ascending numeric id
         self._by_id: dict[str, SmsfactorCampaign] = {}
 
     def lay_out(
@@ -137,7 +156,7 @@ class SmsfactorAccount:
         """Generate ``count`` campaigns around the anchor; return their ids newest first."""
         layout = lay_out(self.seed, self.namespace, count, self.anchor, ROLES, active, history)
         with self._lock:
-            base = len(self._plans)
+            base = self._count
             plans = [
                 self._build(base + index, created, role, in_flight)
                 for index, created, role, in_flight in layout.slots()
@@ -145,16 +164,45 @@ class SmsfactorAccount:
             self._extend(plans)
         return [plan.campaign_id for plan in reversed(plans)]
 
-    def add(self, size: int, created_at: datetime) -> str:
-        """Add one campaign that sends at once; return its id."""
+    def add(
+        self,
+        size: int,
+        created_at: datetime,
+        *,
+        campaign_id: int | None = None,
+        send_at: datetime | None = None,
+        held_until: datetime | None = None,
+    ) -> str:
+        """Add one campaign; return its id.
+
+        ``campaign_id``: an explicit numeric id (default: the next drawn one); it must be free
+        in every account. ``send_at``: the send date (default: at creation), "Waiting" until
+        then. ``held_until``: "In moderation" from creation until then, sending at release
+        when that is after the send date (which the vendor keeps showing as ``date``).
+        """
         check_sizes((size, size), "size")
+        if send_at is not None and send_at < created_at:
+            raise ValueError("send_at must not precede created_at")
+        if held_until is not None and held_until < created_at:
+            raise ValueError("held_until must not precede created_at")
+        if campaign_id is not None and campaign_id <= 0:
+            raise ValueError("campaign_id must be a positive integer")
         with self._lock:
-            plan = self._build(len(self._plans), created_at, size=size)
+            if campaign_id is not None and campaign_id in self._taken:
+                raise ValueError(f"SMSFactor campaign id {campaign_id} is taken")
+            plan = self._build(
+                self._count,
+                created_at,
+                size=size,
+                number=campaign_id,
+                send_at=send_at,
+                held_until=held_until,
+            )
             self._extend([plan])
         return plan.campaign_id
 
     def campaign_ids(self) -> list[str]:
-        """Every campaign id, highest (newest) first."""
+        """Every campaign id, highest first (including ones not created yet at "now")."""
         return [plan.campaign_id for plan in reversed(self._plans)]
 
     def visible(self, now_ts: float) -> list[SmsfactorCampaign]:
@@ -168,7 +216,11 @@ class SmsfactorAccount:
 
     def _extend(self, plans: list[SmsfactorCampaign]) -> None:
         self._by_id.update((plan.campaign_id, plan) for plan in plans)
-        self._plans = self._plans + tuple(plans)
+        self._count += len(plans)
+        ordered = list(self._plans)
+        for plan in plans:  # drawn ids mostly arrive in order: insort is cheap then
+            insort(ordered, plan, key=lambda p: p.number)
+        self._plans = tuple(ordered)
 
     def _build(
         self,
@@ -177,8 +229,12 @@ class SmsfactorAccount:
         role: str = "",
         in_flight: bool = False,
         size: int | None = None,
+        number: int | None = None,
+        send_at: datetime | None = None,
+        held_until: datetime | None = None,
     ) -> SmsfactorCampaign:
-        """Draw campaign ``index``'s plan; ids increase with ``index``."""
+        """Draw campaign ``index``'s plan; drawn ids increase with ``index``. ``role`` is a
+        laid-out campaign's; ``number``, ``send_at`` and ``held_until`` an added one's."""
         rng = campaign_rng(self.seed, self.namespace, index)
         total = size if size is not None else rng.randint(*self.sizes)
         npai = int(total * rng.uniform(0, 0.02))
@@ -196,11 +252,21 @@ class SmsfactorAccount:
             ("stop", stop),
         )
         text = rng.choice(SMSFACTOR_TEXTS)
-        send_at = created_at
+        if send_at is None:
+            send_at = created_at
         if role == "waiting":
             send_at = whole_seconds(self.anchor + timedelta(hours=rng.uniform(2, 30)))
+        send_at = whole_seconds(send_at)
+        held_until_ts = -math.inf if held_until is None else whole_seconds(held_until).timestamp()
+        if role == "moderation":
+            held_until_ts = math.inf
+        start_ts = max(send_at.timestamp(), held_until_ts)
         pace = dispatch_pace(rng, total, send_at, self.anchor, in_flight, brisk=(0.01, 0.05))
-        number = FIRST_ID + ID_STRIDE * index + self.residue
+        if number is None:
+            number = FIRST_ID + ID_STRIDE * index + self.residue
+            while number in self._taken:  # an explicit id took it: the next of this residue
+                number += ID_STRIDE
+        self._taken.add(number)
         return SmsfactorCampaign(
             campaign_id=str(number),
             number=number,
@@ -211,6 +277,8 @@ class SmsfactorAccount:
             creation_date=paris_local(created_at),
             send_ts=send_at.timestamp(),
             date=paris_local(send_at),
+            start_ts=start_ts,
+            held_until_ts=held_until_ts,
             lists=tuple(rng.sample(self._list_pool, rng.choice((1, 2)))),
             role=role,
             total=total,
@@ -312,7 +380,7 @@ def _history(
             datetime.strptime(bound, "%Y-%m-%d %H:%M:%S")
         except ValueError:
             return _failure(-4, "Incorrect date", f"{bound!r} is not Y-m-d H:i:s")
-    visible = account.visible(now_ts)  # ascending id
+    visible = account.visible(now_ts)  # ascending numeric id
     shown = visible
     if any(bounds):  # on the send date as shown: Paris wall-clock strings compare in order
         shown = [plan for plan in visible if bounds[0] <= plan.date <= (bounds[1] or "9999")]

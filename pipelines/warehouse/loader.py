@@ -544,9 +544,12 @@ def _write_smsfactor(
     stats.counter_snapshots += snapshot.inserted
     final = c.status in SMSFACTOR_FINAL_STATUSES
     # The date shown is the send date asked for: a campaign held in moderation sends on
-    # release, later. Counters that moved since the last read mean messages still move.
+    # release, later. Counters that moved since the last read, or messages still pending
+    # when first seen, mean messages still move: settlement counts from this read.
     last_sent = c.send_date or c.created_at
-    if snapshot.delivery_moved and (last_sent is None or last_sent < observed_at):
+    pending = c.total - c.delivered - c.error - c.expired - c.network_error - c.npai
+    moving = snapshot.delivery_moved or (snapshot.first_sight and sent and pending > 0)
+    if moving and (last_sent is None or last_sent < observed_at):
         last_sent = observed_at
     _settle(
         conn,

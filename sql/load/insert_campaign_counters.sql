@@ -1,8 +1,8 @@
 -- Add an sms.fact_campaign_counters snapshot for one SMSFactor campaign read at
 -- :observed_at, unless its counters equal the campaign's previous snapshot. Returns one
--- row: `inserted` (0 or 1), and `delivery_moved`, true when a previous snapshot exists and
--- its status or delivery counters differ (messages are still moving: settlement counts
--- from now, not from the send date the vendor shows).
+-- row: `inserted` (0 or 1), `first_sight` (no previous snapshot), and `delivery_moved`,
+-- true when a previous snapshot exists and its status or delivery counters differ
+-- (messages are still moving: settlement counts from now, not from the send date shown).
 with previous as (
     select status, total, delivered, error, expired, network_error, stop, npai,
            delivery_rate, cost
@@ -41,6 +41,7 @@ inserted as (
 )
 select
     (select count(*) from inserted) as inserted,
+    not exists (select 1 from previous) as first_sight,
     coalesce((
         select (p.status, p.total, p.delivered, p.error, p.expired, p.network_error)
                is distinct from
