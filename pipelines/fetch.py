@@ -277,7 +277,9 @@ class _Details:
                 self.submit(k.campaign_id, None, reason)
 
 
-def _nixflex_page(poll: _Poll, details: _Details, page: ListPage, seen: set[str]) -> dict:
+def _nixflex_page(
+    poll: _Poll, details: _Details, page: ListPage, seen: set[str]
+) -> dict[str, Known]:
     """Land one list page and fetch the details its summaries call for; its known states."""
     report, policy = poll.report, poll.policy
     summaries = [s for s in page.summaries if s.campaign_id not in seen]
