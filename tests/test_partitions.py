@@ -93,6 +93,56 @@ def test_rows_that_came_before_their_month_move_into_it(engine: Engine) -> None:
     assert scalar(engine, "select count(*) from raw.vendor_response") == 1
 
 
+def test_months_are_utc_months_whatever_the_session_time_zone(engine: Engine) -> None:
+    """A server or role set to Europe/Paris: across the spring daylight-saving change
+    (2024-03-31) every month still gets its own partition, bounded at UTC midnights, and a
+    row lands in its UTC month."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("set local timezone to 'Europe/Paris'"))
+            conn.execute(
+                text(
+                    "select raw.ensure_month_partitions('raw.vendor_response', 'fetched_at', "
+                    "'2024-02-15 12:00+00', '2024-05-15 12:00+00')"
+                )
+            )
+        with engine.begin() as conn:  # bounds as Postgres prints them in a UTC session
+            conn.execute(text("set local timezone to 'UTC'"))
+            made = {
+                r.name: r.bounds
+                for r in conn.execute(
+                    text(
+                        "select c.relname as name, pg_get_expr(c.relpartbound, c.oid) as bounds "
+                        "from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+                        "where i.inhparent = 'raw.vendor_response'::regclass"
+                    )
+                )
+            }
+        for month, start, end in [
+            ("2024_02", "2024-02-01", "2024-03-01"),
+            ("2024_03", "2024-03-01", "2024-04-01"),
+            ("2024_04", "2024-04-01", "2024-05-01"),
+            ("2024_05", "2024-05-01", "2024-06-01"),
+        ]:
+            bounds = made[f"vendor_response_{month}"]
+            for day in (start, end):
+                assert f"'{day} 00:00:00+00'" in bounds, (month, bounds)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "insert into raw.vendor_response (provider, endpoint, request_path, "
+                    "http_status, fetched_at, content_hash, body) values ('nixflex', "
+                    "'campaign.list', '/campaigns', 200, '2024-03-31 23:30+00', 'x', '\\x7b7d')"
+                )
+            )
+        where = "select tableoid::regclass::text from raw.vendor_response"
+        assert scalar(engine, where) == "partitions.vendor_response_2024_03"
+    finally:  # the other tests expect only the months around now
+        with engine.begin() as conn:
+            for month in ("02", "03", "04", "05"):
+                conn.execute(text(f"drop table if exists partitions.vendor_response_2024_{month}"))
+
+
 def test_the_loader_makes_a_missing_partition_again(
     engine: Engine, simulator: SimulatorHandle
 ) -> None:
