@@ -45,7 +45,7 @@ PLATFORM_VARIABLES = {"DAGSTER_HOME"}
 # Read only by the command line (`make sync` on the machine it runs on), in modules the code
 # location never imports: documented in .env.example and docs/operations.md instead.
 COMMAND_LINE_VARIABLES = {"SYNC_POOL_WAIT_MINUTES": "pipelines.pools"}
-# The contract's variables (shared/warehouse-contract.md): the collector must find them all,
+# The documented configuration variables (README, Configuration): the collector must find them all,
 # or it is the collector that is broken.
 CONTRACT = {
     "WAREHOUSE_URL",

@@ -1,6 +1,6 @@
 """Pure Nixflex parsing: a decoded JSON payload in, typed records (or a refusal) out.
 
-Shapes recognised (``shared/vendor-apis.md``):
+Shapes recognised (the vendor's documented pages, summed up in ``docs/vendors.md``):
 - the current get page: ``total_count…pending_count`` and ``recipients[]`` with ``phone``;
 - the older get page: ``recipients_count``/``sent_count``/``completed_at``, recipients with
   ``phone_number``. Its statuses have no documented counting rule, so it is recognised by
@@ -32,7 +32,7 @@ from pipelines.vendors.records import (
 )
 
 _LEGACY_KEYS = {"recipients_count", "sent_count", "replied_count", "completed_at"}
-# Documented fields (seed page and shared/vendor-apis.md).
+# Documented fields (the vendor's campaign pages; see docs/vendors.md).
 CAMPAIGN_FIELDS = frozenset(
     {
         "campaign_id",

@@ -1,6 +1,6 @@
 """Pure SMSFactor parsing: bytes in (JSON or XML), typed campaigns (or a refusal) out.
 
-Quirks handled, all from ``shared/vendor-apis.md`` and the seed page:
+Quirks handled, all from the vendor's documented pages (``docs/vendors.md``):
 - every number is a string; counters become ``int``, money and rates ``Decimal``;
 - ``campaign`` is an array in JSON (possibly empty) and a repeated element in XML, where
   ``<lists>`` is repeated once per list;
@@ -60,7 +60,7 @@ def _xml_value(element: Element) -> Any:
     return out
 
 
-# Documented fields (seed page and shared/vendor-apis.md); others are loaded without, noted.
+# Documented fields (docs/vendors.md); others are loaded without, noted.
 CAMPAIGN_FIELDS = frozenset(
     {
         "id",
