@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.defs.checks import sql_checks
+from pipelines.defs.checks import all_checks
 from pipelines.defs.raw_assets import nixflex_responses, smsfactor_responses
 from pipelines.defs.resources import build_resources
 from pipelines.defs.schedules import (
@@ -22,7 +22,7 @@ def build_definitions() -> dg.Definitions:
     """Everything Dagster loads; resources are wired from the environment at call time."""
     return dg.Definitions(
         assets=[nixflex_responses, smsfactor_responses, load_sms_tables, campaign_delivery],
-        asset_checks=sql_checks,
+        asset_checks=all_checks,
         jobs=[full_sync, force_refresh, replay_from_raw, full_checks],
         schedules=[poll_every_15_minutes, check_everything_daily],
         resources=build_resources(),

@@ -102,6 +102,7 @@ def test_every_sql_check_runs_after_a_sync_and_in_the_daily_full_check() -> None
         checks = {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
         assert {c.name for c in SQL_CHECKS} <= checks, job_name
         assert "unsettled_campaigns_are_read_in_time" in checks, job_name
+        assert "facts_match_latest_answer" in checks, job_name
 
 
 def test_the_daily_full_check_is_on_by_default_and_runs_every_sql_check_alone() -> None:

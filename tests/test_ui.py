@@ -38,7 +38,11 @@ ASSETS = {
     "sms/fact_campaign_counters",
     "sms/campaign_delivery",
 }
-CHECKS = {s.name for s in SQL_CHECKS} | {"nixflex_api_answered", "smsfactor_api_answered"}
+CHECKS = {s.name for s in SQL_CHECKS} | {
+    "nixflex_api_answered",
+    "smsfactor_api_answered",
+    "facts_match_latest_answer",
+}
 
 
 @dataclass

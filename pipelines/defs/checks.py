@@ -26,6 +26,7 @@ from pipelines.warehouse.checks import (
     takes,
     takes_since,
 )
+from pipelines.warehouse.reconcile import SAMPLE_AFTER_SYNC, SAMPLE_FULL, reconcile
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
@@ -206,3 +207,50 @@ def _build(spec: SqlCheck) -> dg.AssetChecksDefinition:
 
 
 sql_checks = [_build(spec) for spec in SQL_CHECKS]
+
+
+FACTS_MATCH_LATEST_ANSWER = "facts_match_latest_answer"
+
+
+@dg.asset_check(
+    asset=DIM_CAMPAIGN,
+    name=FACTS_MATCH_LATEST_ANSWER,
+    blocking=True,
+    description="Each campaign's facts equal its latest loaded answer read by the documented "
+    "rules (Nixflex: status, reported counts and counted recipients per status; SMSFactor: "
+    f"status and counters). Sampled: at most {SAMPLE_AFTER_SYNC} campaigns after a sync, "
+    f"{SAMPLE_FULL} in full_checks.",
+)
+def facts_match_latest_answer(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    since = since_this_runs_load(context, DIM_CAMPAIGN)
+    sample = SAMPLE_FULL if since is None else SAMPLE_AFTER_SYNC
+    found = reconcile(warehouse.engine(), since, sample)
+    outcome = CheckOutcome(FACTS_MATCH_LATEST_ANSWER, found.rows)
+    scope = "every campaign" if since is None else f"campaigns loaded since {since.isoformat()}"
+    metadata: dict[str, object] = {
+        "offending_rows": len(found.rows),
+        "scope": scope,
+        "campaigns_in_scope": found.in_scope,
+        "campaigns_compared": found.compared,
+        "campaigns_without_raw_answer": found.without_raw,
+        "sampled": found.sampled,
+    }
+    if not outcome.passed:
+        metadata["offending_campaigns"] = ", ".join(outcome.campaigns)
+        metadata["examples"] = dg.MetadataValue.md(_markdown_table(outcome))
+    said = f"compared {found.compared} of {found.in_scope} campaigns" + (
+        " (a random sample)" if found.sampled else ""
+    )
+    return dg.AssetCheckResult(
+        passed=outcome.passed,
+        severity=ERROR,
+        description=said
+        if outcome.passed
+        else f"{len(outcome.campaigns)} offending: {', '.join(outcome.campaigns[:10])}; {said}",
+        metadata=metadata,
+    )
+
+
+all_checks = [*sql_checks, facts_match_latest_answer]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from pipelines.defs.checks import sql_checks
+from pipelines.defs.checks import all_checks
 from pipelines.defs.raw_assets import PollConfig
 from pipelines.defs.sms_assets import CAMPAIGN_DELIVERY, LoadConfig, Replay, sms_table_keys
 
@@ -50,7 +50,7 @@ replay_from_raw = dg.define_asset_job(
 
 full_checks = dg.define_asset_job(
     "full_checks",
-    selection=dg.AssetSelection.checks(*sql_checks),
+    selection=dg.AssetSelection.checks(*all_checks),
     description="Every data-quality check over every campaign (the checks after each sync look "
     "only at the campaigns that sync loaded). Fetches and loads nothing.",
 )
