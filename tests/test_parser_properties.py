@@ -696,7 +696,9 @@ def _assert_storable(item: records.Rejected) -> None:
 
 
 def _noted(batch: NixflexCampaign | ParsedBatch[Any]) -> set[str]:
-    return {name for n in batch.notes for name in n.item["fields"]}
+    return {
+        name for n in batch.notes if n.kind == records.UNKNOWN_FIELD for name in n.item["fields"]
+    }
 
 
 def _assert_clean_set_asides(
@@ -711,9 +713,12 @@ def _assert_clean_set_asides(
         assert item.campaign_id is None or isinstance(item.campaign_id, str)
         _assert_storable(item)
     for n in batch.notes:
-        assert n.kind == records.UNKNOWN_FIELD
+        assert n.kind in records.NOTE_KINDS
         assert isinstance(n.reason, str) and n.reason.strip()
-        assert n.item["fields"]
+        if n.kind == records.UNKNOWN_FIELD:
+            assert n.item["fields"]
+        else:  # an optional SMSFactor number read as NULL: which field, which value
+            assert n.item["field"] in ("cost", "delivery_rate") and n.item["field"] in n.reason
         _assert_storable(n)
     noted = _noted(batch)
     for obj, documented in objects:
@@ -1281,7 +1286,8 @@ EDGES = {
         ("nixflex list", _list_body(total_count=LONG), "invalid_item: summary #0: total_count"),
         ("smsfactor", _smsfactor_body(total=LONG), "invalid_item: campaign #0: total is not"),
         ("smsfactor", _smsfactor_body(stop="-2147483649"), "invalid_item: campaign #0: stop is"),
-        ("smsfactor", _smsfactor_body(cost="1e999999"), "invalid_item: campaign #0: cost is not"),
+        # cost is optional, not a counter: the campaign is read, cost NULL (noted: see LOADS).
+        ("smsfactor", _smsfactor_body(cost="1e999999"), "read 1"),
         ("smsfactor", _smsfactor_body(total="2147483647"), "read 1"),
     ],
     "a key no index holds is refused cleanly": [
@@ -1375,7 +1381,8 @@ LOADS = {
         ("nixflex", _person_body(variables={"n": float("inf")}), "loaded: invalid_item"),
         ("nixflex", _nested_person(800), "loaded: invalid_item"),
         ("smsfactor", _smsfactor_pair(total=str(2**31)), "loaded: invalid_item"),
-        ("smsfactor", _smsfactor_pair(cost="1e999999"), "loaded: invalid_item"),
+        # An optional number past what is plausible: the campaign loads, cost NULL, noted.
+        ("smsfactor", _smsfactor_pair(cost="1e999999"), "loaded: unreadable_field"),
     ],
     "NUL in a text: the warehouse refuses the answer whole (by design)": [
         ("nixflex", _person_body(rendered_message="a\x00b"), "quarantined: rejected_by_warehouse"),
@@ -1400,4 +1407,6 @@ END_OF_TIME = {
 def test_final_campaign_at_the_end_of_time_settles_then(engine: Engine, provider: str) -> None:
     assert _after_loading(engine, provider, END_OF_TIME[provider]) == "loaded"
     (state,) = rows(engine, "select is_final, settles_at from sms.campaign_poll_state")
-    assert state == {"is_final": True, "settles_at": datetime.max.replace(tzinfo=UTC)}
+    # The end of year 9999 less a day: readable back in a session of any time zone.
+    end = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
+    assert state == {"is_final": True, "settles_at": end}

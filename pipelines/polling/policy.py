@@ -5,7 +5,10 @@ the start of a sync (its status or any count; for SMSFactor the history row *is*
 counters) is loaded by the end of that sync, whatever its id, creation date, send date or
 schedule. A change only a detail shows (a receipt that moves a recipient inside one bucket,
 ``sent`` → ``undelivered``) is loaded within ``recheck_every``. A campaign is *settled* once
-the vendor calls it final and its last message left more than ``settle_window`` ago.
+the vendor calls it final and its last message left more than ``settle_window`` ago, or,
+when the vendor never calls it final (a Nixflex ``done`` with recipients still pending, an
+undocumented SMSFactor status), once nothing of it changed for ``settle_window``; a settled
+campaign is still read by the daily whole-list pass, and again when its summary changes.
 
 **Discovery, in the order each vendor sorts by.** Discovery never stops by a date the page
 is not sorted by, and a page that is not in the order asked for never stops it.
@@ -92,7 +95,9 @@ class Known:
     refresh_requested_at: datetime | None
 
     def settled(self, now: datetime) -> bool:
-        return self.is_final and self.settles_at is not None and self.settles_at <= now
+        """Past ``settles_at``: the loader sets it for a final campaign from its last message,
+        and for one the vendor never calls final from its last change (the same window)."""
+        return self.settles_at is not None and self.settles_at <= now
 
     def recheck_due(self, now: datetime, policy: PollingPolicy) -> bool:
         if self.settled(now):

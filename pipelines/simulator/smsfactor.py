@@ -13,7 +13,7 @@ import math
 import random
 import threading
 from bisect import insort
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -149,6 +149,10 @@ class SmsfactorAccount:
         self._count = 0  # campaigns built: the next one's index
         self._plans: tuple[SmsfactorCampaign, ...] = ()  # ascending numeric id
         self._by_id: dict[str, SmsfactorCampaign] = {}
+        # A hook: each campaign, as the vendor would show it, passes through this before it is
+        # served (history and get, JSON and XML). Tests use it to spell numbers as a French
+        # locale prints them ("1 234,5"), or to serve a status the docs do not list.
+        self.served_as: Callable[[dict[str, object]], dict[str, object]] | None = None
 
     def lay_out(
         self, count: int, active: int | None = None, history: timedelta = SPREAD
@@ -317,12 +321,18 @@ def handle(
         return _reply(endpoint, 401, body, as_json)
     now_ts = now.timestamp()
     if endpoint == "history":
-        return _reply(endpoint, 200, _history(query, account, now_ts), as_json)
+        history = _history(query, account, now_ts)
+        if account.served_as is not None and isinstance(history.get("campaigns"), list):
+            history["campaigns"] = [account.served_as(dict(c)) for c in history["campaigns"]]
+        return _reply(endpoint, 200, history, as_json)
     if endpoint == "get":
         campaign_id = path.rstrip("/").rsplit("/", 1)[-1]
         plan = account.find(campaign_id, now_ts)
         if plan is not None:
-            body = {"status": 1, "message": "OK", "campaign": [plan.state_at(now_ts)]}
+            state = plan.state_at(now_ts)
+            if account.served_as is not None:
+                state = account.served_as(state)
+            body = {"status": 1, "message": "OK", "campaign": [state]}
             return _reply(endpoint, 200, body, as_json)
         body = _failure(-5, "Resource not found", f"Campaign {campaign_id} not found")
         return _reply(endpoint, 200, body, as_json)

@@ -17,6 +17,13 @@ from pipelines.vendors.records import UNKNOWN_FIELD, ItemProblem, Rejected
 
 PARIS = ZoneInfo("Europe/Paris")
 _INT = re.compile(r"^[+-]?\d+$")
+# Numbers as a French locale prints them (SMSFactor is French): thousands grouped by three
+# and separated by a space, a no-break space (U+00A0) or a narrow or thin one (U+202F,
+# U+2009), and a decimal comma. "1,234" is therefore 1.234, never 1234.
+_GROUP_SPACES = " \u00a0\u202f\u2009"
+_GROUPED = rf"\d{{1,3}}(?:[{_GROUP_SPACES}]\d{{3}})+"
+_GROUPED_INT = re.compile(rf"^[+-]?{_GROUPED}$")
+_LOCALE_NUMBER = re.compile(rf"^([+-]?(?:{_GROUPED}|\d+))(?:[.,](\d+))?$")
 # PHP's "no date" value, which SMSFactor-style APIs print for unset dates.
 _NO_DATE = {"", "0000-00-00 00:00:00", "0000-00-00"}
 # Keys the warehouse indexes (campaign ids, phones): a btree entry holds ~2.7 kB, and a
@@ -57,10 +64,12 @@ def said(value: Any) -> str:
 
 def identifier(item: dict[str, Any], key: str) -> str:
     """A required text the warehouse uses as a key (a campaign id, a phone): at most
-    ``MAX_KEY`` characters."""
+    ``MAX_KEY`` characters, and no NUL character (which Postgres text cannot hold)."""
     value = text(item, key, required=True) or ""
     if len(value) > MAX_KEY:
         raise ItemProblem(f"{key} is longer than {MAX_KEY} characters: {shown(value)}")
+    if "\x00" in value:  # Postgres text cannot hold NUL: the key could not be stored
+        raise ItemProblem(f"{key} holds a NUL character: {shown(value)}")
     return value
 
 
@@ -89,10 +98,15 @@ def _unicode(value: str, key: str) -> str:
 
 
 def integer(item: dict[str, Any], key: str) -> int:
-    """A counter: an integer, or a string of digits (SMSFactor sends every number as text)."""
+    """A counter: an integer, or a string of digits (SMSFactor sends every number as text),
+    possibly grouped by thousands with spaces (``"1 234"``). A counter with a decimal
+    separator (``"1,5"``, ``"1.234"``) is refused: a count has no fraction, and whether
+    ``"1,234"`` means 1234 or 1.234 depends on a locale the vendor does not state."""
     value = item.get(key)
     if isinstance(value, bool):
         raise ItemProblem(f"{key} should be an integer, got a boolean")
+    if isinstance(value, str) and _GROUPED_INT.match(value.strip()):
+        value = _ungrouped(value.strip())  # "1 234": thousands grouped by spaces
     if isinstance(value, str) and _INT.match(value.strip()):
         digits = value.strip()
         if len(digits) > 1000:  # int() converts at most 4300 digits; no counter has this many
@@ -108,14 +122,21 @@ def integer(item: dict[str, Any], key: str) -> int:
 
 
 def decimal(item: dict[str, Any], key: str) -> Decimal | None:
-    """Money or a rate, as Decimal (never float); missing or empty is None."""
+    """Money or a rate, as Decimal (never float); missing, empty or blank is None. Written
+    with a decimal point, or as a French locale prints it: a decimal comma and thousands
+    grouped by spaces (``"1 234,5"``)."""
     value = item.get(key)
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ItemProblem(f"{key} should be a number, got {type(value).__name__}")
+    spelled = str(value).strip()
+    localized = _LOCALE_NUMBER.match(spelled)
+    if localized:
+        whole, fraction = localized.groups()
+        spelled = _ungrouped(whole) + ("" if fraction is None else "." + fraction)
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(spelled)
     except InvalidOperation as exc:
         raise ItemProblem(f"{key} should be a number, got {shown(value)}") from exc
     if not number.is_finite():
@@ -125,6 +146,13 @@ def decimal(item: dict[str, Any], key: str) -> Decimal | None:
     if number.adjusted() > _MAX_EXPONENT or exponent < -_MAX_EXPONENT:
         raise ItemProblem(f"{key} is not a plausible amount: {shown(value)}")
     return number
+
+
+def _ungrouped(digits: str) -> str:
+    """``digits`` without the spaces that group its thousands."""
+    for space in _GROUP_SPACES:
+        digits = digits.replace(space, "")
+    return digits
 
 
 def utc_timestamp(item: dict[str, Any], key: str) -> datetime | None:

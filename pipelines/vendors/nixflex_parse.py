@@ -112,7 +112,7 @@ def parse_recipient(item: Any) -> NixflexRecipient:
             raise ItemProblem(f"variables {problem}")
     return NixflexRecipient(
         phone=fields.identifier(item, "phone"),
-        status=fields.text(item, "status", required=True) or "",
+        status=fields.identifier(item, "status"),  # indexed with the campaign (unknown ones)
         twilio_sid=fields.text(item, "twilio_sid"),
         error_message=fields.text(item, "error_message"),
         rendered_message=fields.text(item, "rendered_message"),

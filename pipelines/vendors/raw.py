@@ -44,13 +44,12 @@ class RawResponse:
         object.__setattr__(self, "content_hash", hashlib.sha256(self.body).hexdigest())
 
     def json_payload(self) -> Any | None:
-        """The body as JSON when it is valid JSON that Postgres ``jsonb`` can hold, else None."""
+        """The body as JSON when it is valid JSON, else None. Valid JSON that Postgres
+        ``jsonb`` could not hold (a ``\\u0000`` escape) is JSON all the same: the landing
+        keeps the bytes (``raw.vendor_response.body``), never a ``jsonb`` of them, and the
+        readers refuse a NUL only where the warehouse would store it (keys:
+        ``fields.identifier``)."""
         try:
-            text = self.body.decode("utf-8")
-            value = json.loads(text)
-        except (UnicodeDecodeError, ValueError):
+            return json.loads(self.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
             return None
-        # jsonb rejects the NUL character; such a body is kept as bytes instead.
-        if "\\u0000" in text:
-            return None
-        return value

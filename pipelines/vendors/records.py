@@ -4,7 +4,9 @@ A whole answer that cannot be read raises ``Unreadable`` (the response is quaran
 one bad item inside a readable answer becomes a ``Rejected`` entry and the rest is loaded.
 A readable answer with fields the vendor does not document is loaded, with a *note*
 (a ``Rejected`` of kind ``unknown_field``) saying which: schema drift is reported, not
-silently dropped and not fatal.
+silently dropped and not fatal. Likewise an optional field that cannot be read (an
+SMSFactor ``cost`` of ``"N/A"``) is loaded as NULL with a note (``unreadable_field``)
+naming the field and the value: the item, its counters included, still loads.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ UNKNOWN_SHAPE = "unknown_shape"
 INVALID_ITEM = "invalid_item"
 DUPLICATE_RECIPIENT = "duplicate_recipient"
 UNKNOWN_FIELD = "unknown_field"  # a note: the answer loaded, these fields were not read
+UNREADABLE_FIELD = "unreadable_field"  # a note: the item loaded, this optional field as NULL
+# Notes: kept in raw.quarantine beside the rejected items, but their answer and item loaded.
+NOTE_KINDS = frozenset({UNKNOWN_FIELD, UNREADABLE_FIELD})
 
 
 class Unreadable(Exception):
@@ -113,6 +118,9 @@ class SmsFactorCampaign:
     stop: int
     npai: int
     list_ids: tuple[str, ...]
+    # Optional fields read as NULL, and why: about the campaign, not part of its value (its
+    # equality and hash, which a note's item, a dict, would break).
+    notes: tuple[Rejected, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """Pure SMSFactor parsing: bytes in (JSON or XML), typed campaigns (or a refusal) out.
 
 Quirks handled, all from the vendor's documented pages (``docs/vendors.md``):
-- every number is a string; counters become ``int``, money and rates ``Decimal``;
+- every number is a string; counters become ``int``, money and rates ``Decimal``, read
+  also as a French locale writes them (``"1 234,5"``: ``fields.decimal``); a ``cost`` or
+  ``delivery_rate`` that still cannot be read (``"N/A"``, ``"-"``) is loaded as NULL with a
+  note (``unreadable_field``), while a counter that cannot be read refuses the campaign;
 - ``campaign`` is an array in JSON (possibly empty) and a repeated element in XML, where
   ``<lists>`` is repeated once per list;
 - errors come in the body, possibly with HTTP 200: ``status`` < 0, or ``{"error": "…"}``;
@@ -24,6 +27,7 @@ from pipelines.vendors.records import (
     INVALID_ITEM,
     UNKNOWN_SHAPE,
     UNREADABLE_BODY,
+    UNREADABLE_FIELD,
     VENDOR_ERROR,
     ItemProblem,
     ParsedBatch,
@@ -124,6 +128,15 @@ def error_of(doc: dict[str, Any]) -> tuple[int | None, str] | None:
     return None
 
 
+def reports_error(body: bytes) -> bool:
+    """Whether an answer's body is an error answer (``error_of``), as SMSFactor sends them on
+    HTTP 200 too. A body that cannot be read is not one: the loader quarantines it."""
+    try:
+        return error_of(decode(body)) is not None
+    except Unreadable:
+        return False
+
+
 def _as_list(value: Any) -> list[Any]:
     if value is None or value == "":
         return []
@@ -142,19 +155,44 @@ def _list_ids(value: Any) -> tuple[str, ...]:
     return tuple(ids)
 
 
+# Optional numbers: one the vendor spells in a way we cannot read is NULL, not a refusal.
+OPTIONAL_NUMBERS = ("cost", "delivery_rate")
+
+
+def _optional_numbers(
+    item: dict[str, Any], campaign_id: str
+) -> tuple[dict[str, Any], list[Rejected]]:
+    """``cost`` and ``delivery_rate`` as ``Decimal`` (None when missing or unreadable), and a
+    note (``unreadable_field``) per unreadable one naming the field and the value."""
+    values: dict[str, Any] = {}
+    notes: list[Rejected] = []
+    for key in OPTIONAL_NUMBERS:
+        try:
+            values[key] = fields.decimal(item, key)
+        except ItemProblem as exc:
+            values[key] = None
+            reason = f"campaign {campaign_id}: {exc}; loaded as NULL"
+            notes.append(
+                Rejected(UNREADABLE_FIELD, reason, {"field": key, "value": item[key]}, campaign_id)
+            )
+    return values, notes
+
+
 def parse_campaign(item: Any) -> SmsFactorCampaign:
     """One campaign object; raises ``ItemProblem`` when a counter cannot be read."""
     if not isinstance(item, dict):
         raise ItemProblem(f"campaign should be an object, got {type(item).__name__}")
+    campaign_id = fields.identifier(item, "id")
+    numbers, notes = _optional_numbers(item, campaign_id)
     return SmsFactorCampaign(
-        campaign_id=fields.identifier(item, "id"),
+        campaign_id=campaign_id,
         sender=fields.text(item, "sender"),
         text=fields.text(item, "text"),
         status=fields.text(item, "status"),
         created_at=fields.paris_timestamp(item, "creation_date"),
         send_date=fields.paris_timestamp(item, "date"),
-        cost=fields.decimal(item, "cost"),
-        delivery_rate=fields.decimal(item, "delivery_rate"),
+        cost=numbers["cost"],
+        delivery_rate=numbers["delivery_rate"],
         total=fields.integer(item, "total"),
         delivered=fields.integer(item, "delivered"),
         error=fields.integer(item, "error"),
@@ -163,6 +201,7 @@ def parse_campaign(item: Any) -> SmsFactorCampaign:
         stop=fields.integer(item, "stop"),
         npai=fields.integer(item, "npai"),
         list_ids=_list_ids(item.get("lists")),
+        notes=tuple(notes),
     )
 
 
@@ -201,6 +240,7 @@ def parse_campaigns(doc: dict[str, Any]) -> ParsedBatch[SmsFactorCampaign]:
             )
     notes = fields.unknown_fields([doc], ANSWER_FIELDS, None, "answer")
     notes += fields.unknown_fields(items, CAMPAIGN_FIELDS, None, "campaigns")
+    notes += [note for campaign in campaigns for note in campaign.notes]
     return ParsedBatch(campaigns, rejected, notes)
 
 

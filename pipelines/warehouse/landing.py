@@ -6,6 +6,7 @@ import json
 
 from sqlalchemy import Connection, Engine, text
 
+from pipelines.vendors import smsfactor_parse
 from pipelines.vendors.raw import RawResponse
 from pipelines.warehouse import bodies, sqlfiles
 
@@ -17,7 +18,8 @@ def land(conn: Connection, raw: RawResponse, run_id: str | None = None) -> int:
     truncated answer), compressed when large (``bodies``): nothing is parsed or
     re-serialised before it is safe in the warehouse. A campaign's answer with the same
     bytes as one already landed for it is stored by reference (``duplicate_of``): polling
-    an unchanged campaign costs a row, not another copy of its recipients.
+    an unchanged campaign costs a row, not another copy of its recipients. ``vendor_ok``
+    records whether the vendor said it succeeded (``vendor_said_ok``).
     """
     row = {
         "provider": raw.provider,
@@ -32,6 +34,7 @@ def land(conn: Connection, raw: RawResponse, run_id: str | None = None) -> int:
         "content_hash": raw.content_hash,
         "run_id": run_id,
         "account": raw.account,
+        "vendor_ok": vendor_said_ok(raw),
     }
     if raw.campaign_id is not None:
         by_reference = conn.execute(text(sqlfiles.read("landing/insert_reference.sql")), row)
@@ -42,6 +45,15 @@ def land(conn: Connection, raw: RawResponse, run_id: str | None = None) -> int:
     row |= {"body": stored, "body_encoding": encoding, "duplicate_of": None}
     insert = text(sqlfiles.read("landing/insert_response.sql"))
     return int(conn.execute(insert, row).scalar_one())
+
+
+def vendor_said_ok(raw: RawResponse) -> bool:
+    """Whether the vendor said the request succeeded (``vendor_ok``, what ``data_is_fresh``
+    counts): HTTP 2xx and, for SMSFactor, no error in the body, which it sends with a
+    negative ``status`` on HTTP 200 too (docs/vendors.md)."""
+    if not 200 <= raw.http_status < 300:
+        return False
+    return raw.provider != "smsfactor" or not smsfactor_parse.reports_error(raw.body)
 
 
 def land_now(engine: Engine, raw: RawResponse, run_id: str | None = None) -> int:

@@ -12,7 +12,9 @@ A Nixflex campaign answer takes one of three roads: the same bytes as the answer
 which can quarantine a single bad recipient. A campaign the warehouse has never held is
 copied straight into the facts (its first observations are the fact rows themselves: see
 migrations 0015 and 0021); any other goes through a staging table and is merged, writing
-only real changes. Because the loader reads only raw, marking answers pending again and
+only real changes, guarded by each recipient's last observation (an older answer loaded late
+moves nothing back), and the recipients the newest answer no longer lists are marked
+missing (migration 0035). Because the loader reads only raw, marking answers pending again and
 re-running it rebuilds the facts without calling any vendor (``pipelines.warehouse.replay``).
 """
 
@@ -36,8 +38,10 @@ from pipelines.rules import NIXFLEX_FINAL_STATUSES, SMSFACTOR_FINAL_STATUSES
 from pipelines.vendors import nixflex_bulk, nixflex_parse, smsfactor_parse
 from pipelines.vendors.nixflex_bulk import RecipientRow
 from pipelines.vendors.records import (
+    NOTE_KINDS,
     UNKNOWN_FIELD,
     UNREADABLE_BODY,
+    UNREADABLE_FIELD,
     VENDOR_ERROR,
     NixflexCampaign,
     Rejected,
@@ -62,7 +66,7 @@ class LoadStats:
     responses_quarantined: int = 0
     responses_unchanged: int = 0  # same bytes as the last loaded answer: not re-flattened
     items_quarantined: int = 0
-    items_flagged: int = 0  # notes of undocumented fields (the answer loaded without them)
+    items_flagged: int = 0  # notes: undocumented fields, unreadable optional ones (loaded)
     campaigns: int = 0
     recipients_seen: int = 0
     recipient_changes: int = 0
@@ -219,11 +223,13 @@ def _load_one(conn: Connection, landed: _Landed, stats: LoadStats, options: Load
         return
     savepoint.commit()
     quarantine.quarantine_items(conn, landed, rejected)
-    flagged = sum(r.kind == UNKNOWN_FIELD for r in rejected)
+    flagged = sum(r.kind in NOTE_KINDS for r in rejected)
     stats.items_quarantined += len(rejected) - flagged
     stats.items_flagged += flagged
     said = [f"{len(rejected) - flagged} item(s) quarantined"] if len(rejected) > flagged else []
-    said += ["undocumented fields noted (not read)"] if flagged else []
+    kinds = {r.kind for r in rejected}
+    said += ["undocumented fields noted (not read)"] if UNKNOWN_FIELD in kinds else []
+    said += ["unreadable fields noted (loaded as NULL)"] if UNREADABLE_FIELD in kinds else []
     _mark_loaded(conn, landed, "; ".join(said) or None)
     stats.responses_loaded += 1
 
@@ -311,7 +317,7 @@ def _load_plain_nixflex(
         campaign = nixflex_parse.parse_campaign({**bulk.header, "recipients": []})
         savepoint = conn.begin_nested()
         try:
-            in_facts = _copy_recipients(conn, bulk.campaign_id, bulk.rows)
+            in_facts = _copy_recipients(conn, bulk.campaign_id, bulk.rows, landed.fetched_at)
         except (psycopg.DataError, psycopg.IntegrityError):  # e.g. a NUL character in a text
             savepoint.rollback()
             return False
@@ -338,13 +344,13 @@ def _write_nixflex(
             r.twilio_sid,
             r.error_message,
             privacy.rendered(r.rendered_message),
-            None if r.variables is None else json.dumps(r.variables).encode(),
+            None if privacy.variables(r.variables) is None else json.dumps(r.variables).encode(),
             r.sent_at,
             landed.fetched_at,
         )
         for r in c.recipients
     ]
-    in_facts = _copy_recipients(conn, c.campaign_id, rows)
+    in_facts = _copy_recipients(conn, c.campaign_id, rows, landed.fetched_at)
     summary = nixflex_bulk.summarize(rows)
     _store(conn, c, landed, summary, stats, options.settle_window, in_facts)
 
@@ -358,20 +364,14 @@ def _store(
     settle_window: timedelta,
     in_facts: bool,
 ) -> None:
-    """The dim row, the facts (already copied in when ``in_facts``, else merged from the
-    staging table: only real changes are written) and the settlement."""
+    """The facts (already copied in when ``in_facts``, else merged from the staging table:
+    only real changes are written, and the recipients this answer no longer lists are
+    marked missing), the dim row and the settlement."""
+    changed = recipients.recipients if in_facts else _merge_staged(conn, campaign, landed)
+    stats.recipients_seen += recipients.recipients
+    stats.recipient_changes += changed
     _upsert_nixflex_dim(conn, campaign, landed, recipients.first_sent)
     stats.campaigns += 1
-    changed = 0
-    if recipients.recipients:
-        if in_facts:
-            changed = recipients.recipients
-        else:
-            transitions = conn.execute(text(sqlfiles.read("load/insert_status_transitions.sql")))
-            merged = conn.execute(text(sqlfiles.read("load/merge_recipient_delivery.sql"))).one()
-            changed = transitions.rowcount + merged.new_recipients
-        stats.recipients_seen += recipients.recipients
-        stats.recipient_changes += changed
     # Final: the vendor says so and no recipient is still pending (or undocumented).
     final = campaign.status in NIXFLEX_FINAL_STATUSES and recipients.all_done
     last_sent = recipients.last_sent or campaign.scheduled_at or campaign.created_at
@@ -386,6 +386,32 @@ def _store(
         changed,
         settle_window,
     )
+
+
+def _merge_staged(conn: Connection, campaign: NixflexCampaign, landed: _Landed) -> int:
+    """Merge the staged recipients of one answer, before its dim row moves: the campaign's
+    latest answer until now (``sms.dim_campaign.last_polled_at``) tells whether this one is
+    newer than what each recipient's row says. Returns how many changes were written."""
+    params = {
+        "campaign_id": campaign.campaign_id,
+        "observed_at": landed.fetched_at,
+        "latest_answer_at": _latest_answer_at(conn, campaign.campaign_id),
+    }
+    transitions = conn.execute(text(sqlfiles.read("load/insert_status_transitions.sql")), params)
+    merged = conn.execute(text(sqlfiles.read("load/merge_recipient_delivery.sql")), params).one()
+    missing = conn.execute(text(sqlfiles.read("load/mark_missing_recipients.sql")), params)
+    return transitions.rowcount + merged.new_recipients + missing.rowcount
+
+
+def _latest_answer_at(conn: Connection, campaign_id: str) -> datetime | None:
+    """When the campaign's latest loaded answer was fetched (None: never loaded)."""
+    return conn.execute(
+        text(
+            "select last_polled_at from sms.dim_campaign "
+            "where provider = 'nixflex' and campaign_id = :c"
+        ),
+        {"c": campaign_id},
+    ).scalar_one_or_none()
 
 
 def _lock_campaign(conn: Connection, campaign_id: str) -> None:
@@ -423,13 +449,17 @@ def _upsert_nixflex_dim(
     )
 
 
+# The latest settles_at: the end of year 9999 less a day, so that a session in any time zone
+# (up to UTC+14) still reads it back as a Python datetime.
+END_OF_TIME = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+
+
 def _later(at: datetime, by: timedelta) -> datetime:
-    """``at + by``, or the last representable time when a vendor's date is that close to
-    year 9999."""
+    """``at + by``, or ``END_OF_TIME`` when a vendor's date is that close to year 9999."""
     try:
-        return at + by
+        return min(at + by, END_OF_TIME)
     except OverflowError:
-        return datetime.max.replace(tzinfo=UTC)
+        return END_OF_TIME
 
 
 def _settle(
@@ -443,7 +473,9 @@ def _settle(
     changed: int,
     settle_window: timedelta,
 ) -> None:
-    """Record whether the campaign is final and when it settles, from the data just loaded."""
+    """Record whether the campaign is final and when it settles, from the data just loaded:
+    a final one ``settle_window`` after its last message; one that is not final
+    ``settle_window`` after its last change (``load/settle_campaign.sql``)."""
     settles_at = _later(last_sent, settle_window) if final and last_sent else None
     if final and settles_at is None:  # final with no sending time at all: settles from now
         settles_at = _later(landed.fetched_at, settle_window)
@@ -459,6 +491,8 @@ def _settle(
             "is_final": final,
             "last_sent_at": last_sent,
             "settles_at": settles_at,
+            "settle_window": settle_window,
+            "end_of_time": END_OF_TIME,
         },
     )
 
@@ -470,11 +504,16 @@ _COPY = f"copy {{table}} ({', '.join(nixflex_bulk.COPY_COLUMNS)}) from stdin (fo
 # form), which is exactly what the columns hold. The staging table has the same columns.
 
 
-def _copy_recipients(conn: Connection, campaign_id: str, rows: list[RecipientRow]) -> bool:
+def _copy_recipients(
+    conn: Connection, campaign_id: str, rows: list[RecipientRow], observed_at: datetime
+) -> bool:
     """COPY a campaign's recipients: straight into the facts when the warehouse has never
-    held the campaign (returns True), else into the staging table for the merge (False)."""
+    held a recipient of the campaign and no later answer of it was loaded (returns True),
+    else into the staging table for the merge (False)."""
     _lock_campaign(conn, campaign_id)
-    in_facts = bool(rows) and _first_sight(conn, campaign_id)
+    in_facts = (
+        bool(rows) and _first_sight(conn, campaign_id) and _newest(conn, campaign_id, observed_at)
+    )
     if not in_facts:
         conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
     table = "sms.recipient_delivery" if in_facts else "stage_recipient"
@@ -491,6 +530,13 @@ def _first_sight(conn: Connection, campaign_id: str) -> bool:
         {"c": campaign_id},
     ).first()
     return held is None
+
+
+def _newest(conn: Connection, campaign_id: str, observed_at: datetime) -> bool:
+    """No later answer of the campaign was loaded (one that listed no recipient would leave
+    this answer's recipients missing: the merge says so)."""
+    latest = _latest_answer_at(conn, campaign_id)
+    return latest is None or latest < observed_at
 
 
 def _write_smsfactor(

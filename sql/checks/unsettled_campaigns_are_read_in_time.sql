@@ -6,8 +6,9 @@
 -- either vendor last read longer ago than that (never read: first seen longer ago than that).
 -- No rows = pass. Severity: WARN (its figures are late, not wrong: polling is falling behind).
 -- Scope: every watched campaign, after each sync as daily. In psql: \set stale_after_minutes 75
--- Cost: settled is is_final and settles_at <= now(), and the loader sets settles_at only with
--- is_final, so a watched campaign has settles_at null or in the future: per account, two
+-- Cost: settled is settles_at <= now() (a final campaign 72 h after its last message, one
+-- that never becomes final 72 h after its last change), so a watched campaign has
+-- settles_at null or in the future: per account, two
 -- ranges of campaign_poll_state_watch_idx (provider, account, settles_at). The accounts come
 -- from the same index, one step each (a loose index scan); the lateral subquery with OFFSET 0
 -- is planned per account, so both columns reach the index. The check reads what polling

@@ -6,12 +6,12 @@
 insert into raw.vendor_response (
     provider, endpoint, request_path, request_params, campaign_id, http_status,
     content_type, headers, fetched_at, content_hash, body, body_encoding, run_id, account,
-    duplicate_of
+    duplicate_of, vendor_ok
 )
 select
     :provider, :endpoint, :path, cast(:params as jsonb), :campaign_id, :http_status,
     :content_type, cast(:headers as jsonb), :fetched_at, :content_hash,
-    null, 'identity', :run_id, :account, same.response_id
+    null, 'identity', :run_id, :account, same.response_id, :vendor_ok
 from (
     select response_id
     from raw.vendor_response

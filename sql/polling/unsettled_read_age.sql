@@ -5,8 +5,8 @@
 -- Cost: as sql/checks/unsettled_campaigns_are_read_in_time.sql, whose rule this measures:
 -- the accounts by a loose scan of campaign_poll_state_watch_idx (provider, account,
 -- settles_at), each account's watched campaigns (planned per account: OFFSET 0) as the
--- ranges settles_at null or after :now of the same index (the loader sets settles_at only
--- with is_final).
+-- ranges settles_at null or after :now of the same index (settled is settles_at <= now:
+-- load/settle_campaign.sql).
 with recursive accounts as (
     (
         select account
