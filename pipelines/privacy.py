@@ -1,23 +1,28 @@
 """What of a recipient the ``sms`` schema keeps: phone numbers as received, or pseudonymised.
 
-Phone numbers and rendered messages are personal data. With a secret salt set
+Phone numbers, rendered messages and each recipient's ``variables`` (first names, codes:
+with the template they rebuild the message) are personal data. With a secret salt set
 (``PHONE_HASH_SALT``), the loader writes each phone number as a *pseudonym* that keeps what
 support work needs and nothing more: the country calling code, the last four digits, and a
 keyed hash of the whole number (BLAKE2b with the salt as its key, 64 bits shown), e.g.
 ``+44*3502:5f0c3a9b1e7d2c44``. The same number gives the same pseudonym in every campaign
 (joins and counts per recipient still work) and, without the salt, cannot be turned back
-into the number or recomputed from a guess. Rendered messages (which may hold names or
-codes) are then not written at all. The raw landing keeps the answers as received, for
-replays; analysts' role cannot read it.
+into the number or recomputed from a guess. Rendered messages and variables are then not
+written at all. The raw landing keeps the answers as received, for replays; analysts' role
+cannot read it.
 
-Changing the salt, or turning it on or off, applies to what is loaded from then on: run a
-replay (``make replay``) to rewrite everything loaded before.
+The warehouse records which setting its ``sms`` rows were written with, as a keyed
+fingerprint of the salt (``fingerprint``, never the salt), and each sync brings the rows
+already loaded to the configured setting before it loads anything new
+(``pipelines.warehouse.pseudonymise``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 # ITU-T E.164 country calling codes are prefix-free: these are the one- and two-digit ones;
 # every other code has three digits.
@@ -32,6 +37,16 @@ _TWO_DIGITS = frozenset(
     }
 )
 KEPT_DIGITS = 4
+# The form of what ``Privacy.phone`` writes under any salt (the whole text; the same in
+# Python and Postgres regular expressions). No phone number as received has it.
+PSEUDONYM = r"(\+[0-9]{1,3})?\*.{0,4}:[0-9a-f]{16}"
+_PSEUDONYM = re.compile(PSEUDONYM, re.DOTALL)
+AS_RECEIVED_SETTING = "as received"
+
+
+def is_pseudonym(phone: str) -> bool:
+    """Whether ``phone`` is a pseudonym (written under some salt, maybe not today's)."""
+    return _PSEUDONYM.fullmatch(phone) is not None
 
 
 def country_code(e164: str) -> str:
@@ -44,6 +59,9 @@ def country_code(e164: str) -> str:
     if digits[:2] in _TWO_DIGITS:
         return "+" + digits[:2]
     return "+" + digits[:3]
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,6 +91,20 @@ class Privacy:
     def rendered(self, message: str | None) -> str | None:
         """The rendered message as the ``sms`` schema holds it (none, when pseudonymised)."""
         return None if self.salt is not None else message
+
+    def variables(self, variables: T) -> T | None:
+        """A recipient's variables as the ``sms`` schema holds them (none, when
+        pseudonymised)."""
+        return None if self.salt is not None else variables
+
+    @property
+    def fingerprint(self) -> str:
+        """What ``meta.sms_privacy`` records of this setting: ``as received``, or a keyed
+        hash of the salt (it tells two salts apart and reveals nothing of either)."""
+        if self.salt is None:
+            return AS_RECEIVED_SETTING
+        mac = hashlib.blake2b(key=self.salt, digest_size=16, person=b"sms-fingerprint")
+        return f"pseudonymised:{mac.hexdigest()}"
 
 
 AS_RECEIVED = Privacy()

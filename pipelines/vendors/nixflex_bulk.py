@@ -158,7 +158,9 @@ def _as_careful(variables: bytes) -> bool:
 
 def read(body: bytes, observed_at: datetime, privacy: Privacy = AS_RECEIVED) -> BulkCampaign | None:
     """The answer's rows, observed at ``observed_at``, when it is plain (see the module);
-    else None. ``privacy`` says how phones and rendered messages are written."""
+    else None. ``privacy`` says how phones, rendered messages and variables are written
+    (pseudonymised: variables are still checked, so the answer takes the same road, and
+    then left out)."""
     # What the careful road refuses, wherever it is, this refuses too: bytes that are not
     # UTF-8 text, an integer json.loads cannot convert. (Checked on the whole body: msgspec
     # checks neither in `variables`, kept as raw bytes, nor in the first value of a key
@@ -190,10 +192,17 @@ def read(body: bytes, observed_at: datetime, privacy: Privacy = AS_RECEIVED) -> 
     all_done = True
     buckets = NIXFLEX_STATUS_BUCKET
     pseudonym = privacy.phone if privacy.pseudonymised else None
-    keep_rendered = not privacy.pseudonymised
+    keep_personal = not privacy.pseudonymised  # rendered messages and variables
     for r in people:
         phone, status = r.phone, r.status
-        if not phone or not status or phone in seen or len(phone) > fields.MAX_KEY:
+        if (
+            not phone
+            or not status
+            or phone in seen
+            or max(len(phone), len(status)) > fields.MAX_KEY
+            or "\x00" in phone
+            or "\x00" in status
+        ):
             return None
         seen.add(phone)
         variables: bytes | None = None
@@ -227,8 +236,8 @@ def read(body: bytes, observed_at: datetime, privacy: Privacy = AS_RECEIVED) -> 
                 bucket,
                 r.twilio_sid or None,
                 r.error_message or None,
-                (r.rendered_message or None) if keep_rendered else None,
-                variables,
+                (r.rendered_message or None) if keep_personal else None,
+                variables if keep_personal else None,
                 sent_at,
                 observed_at,
             )

@@ -49,6 +49,7 @@ from pipelines.warehouse.loader import (
     record_unchanged,
 )
 from pipelines.warehouse.partitions import ensure_partitions
+from pipelines.warehouse.pseudonymise import bring_to_setting
 
 # Below this many stored bytes of pending answers a helper process costs more than it saves
 # (bench-load: a helper starts in ~0.4 s; 2 MB of stored Nixflex answers, compressed about
@@ -117,7 +118,8 @@ def load_pending(
     side for a large load (default: ``default_processes()``; 1 keeps everything here).
     ``progress`` gets a line every 50 answers and at the end. ``exclusive=False`` is for a
     caller that already holds ``one_load_at_a_time``. ``privacy``: how recipients are
-    written (``pipelines.privacy``).
+    written (``pipelines.privacy``); rows already loaded under another setting are
+    rewritten to it first (``pipelines.warehouse.pseudonymise``).
     """
     options = LoadOptions(settle_window, privacy)
     if exclusive:
@@ -133,6 +135,8 @@ def _load_pending(
     options: LoadOptions,
     processes: int | None,
 ) -> LoadStats:
+    # What sms already holds is brought to the privacy setting before anything is loaded.
+    bring_to_setting(engine, options.privacy, progress)
     made = ensure_partitions(engine)
     if made and progress:
         progress(f"made {made} month partitions ahead of time")
