@@ -406,11 +406,7 @@ def _merge_staged(conn: Connection, campaign: NixflexCampaign, landed: _Landed) 
 def _latest_answer_at(conn: Connection, campaign_id: str) -> datetime | None:
     """When the campaign's latest loaded answer was fetched (None: never loaded)."""
     return conn.execute(
-        text(
-            "select last_polled_at from sms.dim_campaign "
-            "where provider = 'nixflex' and campaign_id = :c"
-        ),
-        {"c": campaign_id},
+        text(sqlfiles.read("load/latest_answer_at.sql")), {"c": campaign_id}
     ).scalar_one_or_none()
 
 
