@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from pipelines.warehouse import engine as warehouse_engine
-from pipelines.warehouse.migrate import MIGRATIONS_DIR, discover, migrate
+from pipelines.warehouse.migrate import MIGRATIONS_DIR, discover, discover_views, migrate
 from tests.sync_helpers import rows, scalar
 
 CONTRACT = {
@@ -58,7 +58,15 @@ def test_every_contract_relation_has_its_columns(engine: Engine) -> None:
 def test_migrations_apply_once_and_are_recorded(engine: Engine) -> None:
     files = discover()
     assert scalar(engine, "select count(*) from meta.schema_migration") == len(files)
+    views = discover_views()
+    assert scalar(engine, "select count(*) from meta.view_definition") == len(views)
     assert migrate(engine) == []  # nothing left to apply
+
+
+def test_a_misnamed_view_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "campaign_delivery.sql").write_text("select 1;\n")
+    with pytest.raises(ValueError, match="must look like 10_sms"):
+        discover_views(tmp_path)
 
 
 def test_an_edited_migration_is_refused(engine: Engine, tmp_path: Path) -> None:
