@@ -47,9 +47,9 @@ from pipelines.polling.policy import (
 )
 from pipelines.vendors.errors import VendorAuthError, VendorError, VendorNotFound
 from pipelines.vendors.nixflex_client import ListPage, NixflexClient
-from pipelines.vendors.ratelimit import RateLimiter
 from pipelines.vendors.raw import RawResponse
 from pipelines.vendors.smsfactor_client import HistoryPage, SmsFactorClient
+from pipelines.vendors.transport import VendorClient
 from pipelines.warehouse.landing import land, land_now
 
 log = logging.getLogger(__name__)
@@ -98,28 +98,29 @@ class FetchReport:
         )
 
 
-class _Poll:
-    """State shared by one account's poll: the report, its lock, the landing helpers."""
+class AccountPoll:
+    """One account's poll under way: its report (behind a lock, the detail threads share
+    it), the campaigns it watches and has seen, and the landing helpers."""
 
     def __init__(
         self,
-        provider: str,
-        account: str,
+        client: VendorClient,
         engine: Engine,
         policy: PollingPolicy,
         run_id: str | None,
         progress: Progress,
-        limiter: RateLimiter | None,
     ) -> None:
-        self.provider, self.account, self.engine = provider, account, engine
-        self.limiter = limiter
-        self.throttled_before = limiter.throttled if limiter else 0
+        self.provider, self.account, self.engine = client.provider, client.account, engine
+        self.limiter = client.limiter
+        self.throttled_before = self.limiter.throttled if self.limiter else 0
         self.policy, self.run_id, self.progress = policy, run_id, progress
-        self.report = FetchReport(provider, account)
+        self.report = FetchReport(self.provider, self.account)
         self.lock = threading.Lock()
         self.now = clock.utcnow()
         self.started = time.monotonic()
         self.created: list[float] | None = None  # -created_at of known campaigns, ascending
+        self.seen: set[str] = set()  # campaigns a page of this poll showed
+        self.watched, self.full = self.read_watched()
 
     def land_error(self, exc: VendorError) -> None:
         if exc.response is not None:
@@ -175,7 +176,7 @@ class _Poll:
         with self.lock:
             self.report.problems.append(text)
 
-    def watched(self) -> tuple[list[Known], bool]:
+    def read_watched(self) -> tuple[list[Known], bool]:
         """Campaigns still watched, and whether this sync reads the whole list."""
         with self.engine.begin() as conn:
             if self.policy.refresh_campaign_ids:
@@ -224,7 +225,7 @@ class _Poll:
         return self.report
 
 
-def _wait_for(poll: _Poll, futures: list[Future[None]], what: str) -> None:
+def _wait_for(poll: AccountPoll, futures: list[Future[None]], what: str) -> None:
     """Wait for the submitted fetches, logging progress; a refused key cancels the rest."""
     total = len(futures)
     for done, future in enumerate(futures, start=1):
@@ -246,21 +247,21 @@ def _wait_for(poll: _Poll, futures: list[Future[None]], what: str) -> None:
 
 
 @contextmanager
-def _detail_pool(poll: _Poll, get: Getter, name: str) -> Iterator[_Details]:
+def _detail_pool(poll: AccountPoll, get: Getter, name: str) -> Iterator[DetailFetches]:
     """Threads that fetch details; when the poll is interrupted (SIGTERM, Ctrl-C, an error)
     the details not started yet are dropped, so it stops once those in flight answered."""
     with ThreadPoolExecutor(poll.policy.max_concurrency, thread_name_prefix=name) as pool:
         try:
-            yield _Details(poll, pool, get)
+            yield DetailFetches(poll, pool, get)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
 
 
-class _Details:
+class DetailFetches:
     """Campaign details fetched on a pool of threads, each counted under its reason."""
 
-    def __init__(self, poll: _Poll, pool: ThreadPoolExecutor, get: Getter) -> None:
+    def __init__(self, poll: AccountPoll, pool: ThreadPoolExecutor, get: Getter) -> None:
         self.poll, self.pool, self.get = poll, pool, get
         self.futures: list[Future[None]] = []
 
@@ -270,18 +271,17 @@ class _Details:
             self.pool.submit(self.poll.fetch_one, self.get, campaign_id, summary_hash)
         )
 
-    def revisit_unreached(self, watched: list[Known], seen: set[str]) -> None:
+    def revisit_unreached(self) -> None:
         """Fetch directly every watched campaign that no page of this sync showed."""
-        for k in watched:
-            if k.campaign_id not in seen and (reason := reason_to_revisit(k, self.poll.now)):
+        poll = self.poll
+        for k in poll.watched:
+            if k.campaign_id not in poll.seen and (reason := reason_to_revisit(k, poll.now)):
                 self.submit(k.campaign_id, None, reason)
 
 
-def _nixflex_page(
-    poll: _Poll, details: _Details, page: ListPage, seen: set[str]
-) -> dict[str, Known]:
+def _nixflex_page(poll: AccountPoll, details: DetailFetches, page: ListPage) -> dict[str, Known]:
     """Land one list page and fetch the details its summaries call for; its known states."""
-    report, policy = poll.report, poll.policy
+    report, policy, seen = poll.report, poll.policy, poll.seen
     summaries = [s for s in page.summaries if s.campaign_id not in seen]
     known = poll.known(s.campaign_id for s in page.summaries)
     poll.land_page(page.raw, ((s.campaign_id, s.created_at) for s in summaries), False)
@@ -301,10 +301,9 @@ def _nixflex_page(
 
 
 def _read_nixflex_list(
-    poll: _Poll,
-    details: _Details,
+    poll: AccountPoll,
+    details: DetailFetches,
     pages: Iterator[ListPage],
-    seen: set[str],
     stop: bool,
     limit: datetime | None = None,
     status: str | None = None,
@@ -318,7 +317,7 @@ def _read_nixflex_list(
     """
     page_size = poll.policy.nixflex_page_size
     for page in pages:
-        known = _nixflex_page(poll, details, page, seen)
+        known = _nixflex_page(poll, details, page)
         if page.problem:
             poll.problem(f"list page {page.raw.params}: {page.problem}")
             return False
@@ -334,6 +333,26 @@ def _read_nixflex_list(
     return True
 
 
+def _discover_nixflex(poll: AccountPoll, client: NixflexClient, details: DetailFetches) -> bool:
+    """Read the open statuses' lists, then the list newest first; True when read to its
+    end. A refused key or an unreadable first page makes the account ``fatal``."""
+    size = poll.policy.nixflex_page_size
+    try:
+        for status in () if poll.full else OPEN_STATUSES:
+            pages = client.list_pages(page_size=size, status=status)
+            _read_nixflex_list(poll, details, pages, stop=False, status=status)
+        limit = horizon(poll.watched, poll.now, poll.policy, poll.list_position)
+        pages = client.list_pages(page_size=size)
+        return _read_nixflex_list(poll, details, pages, not poll.full, limit)
+    except VendorError as exc:
+        poll.land_error(exc)
+        if isinstance(exc, VendorAuthError) or not poll.seen:
+            poll.report.fatal = str(exc)
+        else:
+            poll.problem(f"listing stopped early: {exc}")
+        return False
+
+
 def fetch_nixflex(
     client: NixflexClient,
     engine: Engine,
@@ -343,42 +362,23 @@ def fetch_nixflex(
     progress: Progress = log.info,
 ) -> FetchReport:
     """One incremental poll of one Nixflex account (see ``pipelines.polling.policy``)."""
-    policy = policy or PollingPolicy()
-    poll = _Poll("nixflex", client.account, engine, policy, run_id, progress, client.limiter)
+    poll = AccountPoll(client, engine, policy or PollingPolicy(), run_id, progress)
     report = poll.report
-    watched, full = poll.watched()
-    seen: set[str] = set()
-    reached_end = False
-    size = policy.nixflex_page_size
     with _detail_pool(poll, client.get_campaign, "nixflex") as details:
-        try:
-            for status in () if full else OPEN_STATUSES:
-                pages = client.list_pages(page_size=size, status=status)
-                _read_nixflex_list(poll, details, pages, seen, stop=False, status=status)
-            limit = horizon(watched, poll.now, policy, poll.list_position)
-            pages = client.list_pages(page_size=size)
-            reached_end = _read_nixflex_list(poll, details, pages, seen, not full, limit)
-        except VendorError as exc:
-            poll.land_error(exc)
-            if isinstance(exc, VendorAuthError) or not seen:
-                report.fatal = str(exc)
-            else:
-                poll.problem(f"listing stopped early: {exc}")
+        reached_end = _discover_nixflex(poll, client, details)
         if report.fatal is None:
-            details.revisit_unreached(watched, seen)
+            details.revisit_unreached()
         progress(
             f"{report.label}: {report.campaigns_listed} listed, {len(details.futures)} to fetch"
         )
         _wait_for(poll, details.futures, "campaign details")
-    return poll.finish(reached_end and full)
+    return poll.finish(reached_end and poll.full)
 
 
-def _read_history(
-    poll: _Poll, pages: Iterator[HistoryPage], seen: set[str], start: datetime | None
-) -> bool:
+def _read_history(poll: AccountPoll, pages: Iterator[HistoryPage], start: datetime | None) -> bool:
     """Land each history page (its rows are the counters: a poll of each campaign); True
     when read to its end. Past a full page sent before ``start`` (None: never), stop."""
-    report = poll.report
+    report, seen = poll.report, poll.seen
     for page in pages:
         campaigns = [c for c in page.campaigns if c.campaign_id not in seen]
         poll.land_page(page.raw, ((c.campaign_id, c.created_at) for c in campaigns), True)
@@ -408,24 +408,20 @@ def fetch_smsfactor(
     progress: Progress = log.info,
 ) -> FetchReport:
     """One incremental poll of one SMSFactor account (see ``pipelines.polling.policy``)."""
-    policy = policy or PollingPolicy()
-    poll = _Poll("smsfactor", client.account, engine, policy, run_id, progress, client.limiter)
-    report = poll.report
-    watched, full = poll.watched()
-    seen: set[str] = set()
+    poll = AccountPoll(client, engine, policy or PollingPolicy(), run_id, progress)
     reached_end = False
-    start = None if full else window_start(poll.now, policy)
+    start = None if poll.full else window_start(poll.now, poll.policy)
     try:
-        pages = client.history_pages(page_size=policy.smsfactor_page_size, date_start=start)
-        reached_end = _read_history(poll, pages, seen, start)
+        pages = client.history_pages(page_size=poll.policy.smsfactor_page_size, date_start=start)
+        reached_end = _read_history(poll, pages, start)
     except VendorError as exc:
         poll.land_error(exc)
-        report.fatal = str(exc)
-    if report.fatal is None:
+        poll.report.fatal = str(exc)
+    if poll.report.fatal is None:
         with _detail_pool(poll, client.get_campaign, "smsfactor") as details:
-            details.revisit_unreached(watched, seen)
+            details.revisit_unreached()
             _wait_for(poll, details.futures, "campaigns")
-    return poll.finish(reached_end and full)
+    return poll.finish(reached_end and poll.full)
 
 
 __all__ = ["REFRESH", "FetchReport", "fetch_nixflex", "fetch_smsfactor"]

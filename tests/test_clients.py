@@ -133,7 +133,7 @@ def test_nixflex_sends_bearer_key_id_colon_secret() -> None:
 
 
 def test_smsfactor_sends_bearer_token_and_asks_for_json() -> None:
-    # Without Accept the API answers XML (vendor-apis.md).
+    # Without Accept the API answers XML (docs/vendors.md).
     server = Server(ok_smsfactor())
 
     raw = smsfactor(server).get_campaign("18969398")
@@ -362,7 +362,7 @@ def test_nixflex_404_is_not_found_with_the_raw_answer_attached() -> None:
 
 
 def test_smsfactor_status_minus_1_on_http_200_is_an_auth_error() -> None:
-    # vendor-apis.md: errors come in the body, possibly with HTTP 200; -1 is authentication.
+    # docs/vendors.md: errors come in the body, possibly with HTTP 200; -1 is authentication.
     server = Server(httpx.Response(200, json={"status": -1, "message": "Authentication error"}))
 
     with pytest.raises(VendorAuthError) as caught:

@@ -91,6 +91,7 @@ def variables_read_by(package: Path) -> tuple[set[str], set[str]]:
     Names: the constant argument of ``os.environ.get``/``os.getenv``/``os.environ[...]``/
     ``... in os.environ``, ``EnvVar(...)``/``EnvVar.int(...)`` and the resources' ``_env(...)``.
     Prefixes: ``extra_accounts(PREFIX, BASE_URL_PREFIX)``, read as ``PREFIX_<ACCOUNT>``.
+    A vendor's declaration, ``VendorEnv(SECRET, BASE_URL)``: both names, and both prefixes.
     """
     names: set[str] = set()
     prefixes: set[str] = set()
@@ -105,6 +106,9 @@ def variables_read_by(package: Path) -> tuple[set[str], set[str]]:
                 ):
                     names.add(first)
                 if name.split(".")[-1] == "extra_accounts":
+                    prefixes.update(p for p in map(_string, node.args) if p)
+                if name.split(".")[-1] == "VendorEnv":  # a vendor's variables, each a prefix too
+                    names.update(p for p in map(_string, node.args) if p)
                     prefixes.update(p for p in map(_string, node.args) if p)
             elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load):
                 if _dotted(node.value) == "os.environ" and _string(node.slice):

@@ -1,4 +1,7 @@
-"""Raw landing assets: one per vendor, each landing every answer before any transform.
+"""Raw landing assets: one per vendor declaration (``pipelines.vendors.declared``), each
+landing every answer before any transform, in the vendor's own concurrency pool (limit 1 in
+.dagster/dagster.yaml and deploy/): two runs at once poll a vendor one after the other,
+sharing its rate-limit budget.
 
 Each asset reports whether its vendor answered through a check of its own, so that a vendor
 that is down (or not configured) shows in the UI and in ``make sync`` without stopping the
@@ -7,7 +10,7 @@ ago the watched campaign read longest ago was read (``oldest_unsettled_read_minu
 """
 
 # No `from __future__ import annotations`: Dagster inspects the `context` annotation at runtime.
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import dagster as dg
@@ -16,23 +19,12 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipelines import clock
-from pipelines.defs.resources import (
-    NixflexResource,
-    PollingResource,
-    SmsFactorResource,
-    WarehouseResource,
-)
-from pipelines.fetch import FetchReport, fetch_nixflex, fetch_smsfactor
+from pipelines.defs.resources import VendorResource
+from pipelines.fetch import FetchReport
 from pipelines.polling.state import AccountReadAge, read_ages
-from pipelines.vendors.nixflex_client import NixflexClient
-from pipelines.vendors.smsfactor_client import SmsFactorClient
+from pipelines.vendors.declared import VENDORS, Vendor
+from pipelines.vendors.transport import VendorClient
 
-NIXFLEX_RAW = dg.AssetKey(["raw", "nixflex_responses"])
-SMSFACTOR_RAW = dg.AssetKey(["raw", "smsfactor_responses"])
-# One Dagster concurrency pool per vendor (limit 1 in .dagster/dagster.yaml and deploy/):
-# two runs at once poll a vendor one after the other, sharing its rate-limit budget.
-Client = NixflexClient | SmsFactorClient
-NIXFLEX_POOL, SMSFACTOR_POOL = "nixflex_api", "smsfactor_api"
 FRESHNESS = dg.FreshnessPolicy.time_window(
     fail_window=timedelta(minutes=45), warn_window=timedelta(minutes=20)
 )
@@ -96,6 +88,22 @@ def _read_age(context: AssetExecutionContext, engine: Engine, provider: str) -> 
         return {"unsettled_read_age": dg.MetadataValue.md(f"unknown: {type(exc).__name__}")}
 
 
+def _not_polled(key: dg.AssetKey, check: str, not_configured: str) -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        metadata={"status": not_configured},
+        check_results=[
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name=check,
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=not_configured,
+                metadata={"status": "not configured"},
+            )
+        ],
+    )
+
+
 def _result(
     key: dg.AssetKey,
     check: str,
@@ -103,20 +111,9 @@ def _result(
     not_configured: str | None,
     read_age: dict[str, object] | None = None,
 ) -> dg.MaterializeResult:
+    """The poll's metadata, and its check: ERROR when an account could not be read."""
     if not_configured:
-        return dg.MaterializeResult(
-            metadata={"status": not_configured},
-            check_results=[
-                dg.AssetCheckResult(
-                    asset_key=key,
-                    check_name=check,
-                    passed=False,
-                    severity=dg.AssetCheckSeverity.WARN,
-                    description=not_configured,
-                    metadata={"status": "not configured"},
-                )
-            ],
-        )
+        return _not_polled(key, check, not_configured)
     fatal = [f"{r.label}: {r.fatal}" for r in reports if r.fatal]
     problems = [f"{r.label}: {p}" for r in reports for p in r.problems]
     metadata = _poll_metadata(reports)
@@ -151,18 +148,17 @@ def _result(
 def _poll_accounts(
     context: AssetExecutionContext,
     config: PollConfig,
-    polling: PollingResource,
+    vendor: Vendor,
     engine: Engine,
-    clients: Sequence[Client],
-    fetch: Callable[..., FetchReport],
+    clients: Sequence[VendorClient],
 ) -> list[FetchReport]:
     """Poll each account in turn; one account failing does not stop the others."""
-    policy = polling.policy(
+    policy = context.resources.polling.policy(
         refresh_all=config.refresh_all, refresh_campaign_ids=config.refresh_campaign_ids
     )
     reports = []
     for client in clients:
-        report = fetch(
+        report = vendor.fetch(
             client,
             engine,
             policy=policy,
@@ -175,75 +171,60 @@ def _poll_accounts(
     return reports
 
 
-@dg.asset(
-    key=NIXFLEX_RAW,
-    group_name="nixflex",
-    kinds={"python", "postgres"},
-    description="Every Nixflex answer (list pages and campaign details), landed as it came "
-    "in raw.vendor_response before anything reads it.",
-    check_specs=[
-        dg.AssetCheckSpec(
-            "nixflex_api_answered",
-            asset=NIXFLEX_RAW,
-            description="Every Nixflex request of the sync got an answer "
-            "(WARN when NIXFLEX_API_KEY is unset).",
-        )
-    ],
-    freshness_policy=FRESHNESS,
-    metadata={"dagster/table_name": "raw.vendor_response"},
-    pool=NIXFLEX_POOL,
-)
-def nixflex_responses(
-    context: AssetExecutionContext,
-    config: PollConfig,
-    nixflex: NixflexResource,
-    polling: PollingResource,
-    warehouse: WarehouseResource,
-) -> Iterator[dg.MaterializeResult]:
-    if not nixflex.configured:
-        message = "NIXFLEX_API_KEY is not set: Nixflex is not polled."
-        context.log.warning(message)
-        yield _result(NIXFLEX_RAW, "nixflex_api_answered", [], message)
-        return
-    engine = warehouse.engine()  # first: a warehouse that is down stops the poll before any call
-    with nixflex.clients() as clients:
-        reports = _poll_accounts(context, config, polling, engine, clients, fetch_nixflex)
-    read_age = _read_age(context, engine, "nixflex")
-    yield _result(NIXFLEX_RAW, "nixflex_api_answered", reports, None, read_age)
+def _poll_vendor(
+    context: AssetExecutionContext, config: PollConfig, vendor: Vendor, key: dg.AssetKey
+) -> dg.MaterializeResult:
+    """Poll every account of ``vendor`` and say, through its check, whether each answered."""
+    check = check_name(vendor)
+    access: VendorResource = getattr(context.resources, vendor.name)
+    if not access.configured:
+        context.log.warning(vendor.not_configured)
+        return _result(key, check, [], vendor.not_configured)
+    # The engine first: a warehouse that is down stops the poll before any call.
+    engine = context.resources.warehouse.engine()
+    with access.clients() as clients:
+        reports = _poll_accounts(context, config, vendor, engine, clients)
+    read_age = _read_age(context, engine, vendor.name)
+    return _result(key, check, reports, None, read_age)
 
 
-@dg.asset(
-    key=SMSFACTOR_RAW,
-    group_name="smsfactor",
-    kinds={"python", "postgres"},
-    description="Every SMSFactor campaign-history page, landed as it came in "
-    "raw.vendor_response before anything reads it.",
-    check_specs=[
-        dg.AssetCheckSpec(
-            "smsfactor_api_answered",
-            asset=SMSFACTOR_RAW,
-            description="Every SMSFactor request of the sync got an "
-            "answer (WARN when SMSFACTOR_API_TOKEN is unset).",
-        )
-    ],
-    freshness_policy=FRESHNESS,
-    metadata={"dagster/table_name": "raw.vendor_response"},
-    pool=SMSFACTOR_POOL,
-)
-def smsfactor_responses(
-    context: AssetExecutionContext,
-    config: PollConfig,
-    smsfactor: SmsFactorResource,
-    polling: PollingResource,
-    warehouse: WarehouseResource,
-) -> Iterator[dg.MaterializeResult]:
-    if not smsfactor.configured:
-        message = "SMSFACTOR_API_TOKEN is not set: SMSFactor is not polled."
-        context.log.warning(message)
-        yield _result(SMSFACTOR_RAW, "smsfactor_api_answered", [], message)
-        return
-    engine = warehouse.engine()  # first: a warehouse that is down stops the poll before any call
-    with smsfactor.clients() as clients:
-        reports = _poll_accounts(context, config, polling, engine, clients, fetch_smsfactor)
-    read_age = _read_age(context, engine, "smsfactor")
-    yield _result(SMSFACTOR_RAW, "smsfactor_api_answered", reports, None, read_age)
+def raw_key(vendor: Vendor) -> dg.AssetKey:
+    return dg.AssetKey(["raw", f"{vendor.name}_responses"])
+
+
+def check_name(vendor: Vendor) -> str:
+    return f"{vendor.name}_api_answered"
+
+
+def raw_asset(vendor: Vendor) -> dg.AssetsDefinition:
+    """The raw landing asset of ``vendor``, run in the vendor's pool, with its check."""
+    key = raw_key(vendor)
+
+    @dg.asset(
+        key=key,
+        group_name=vendor.name,
+        kinds={"python", "postgres"},
+        description=f"Every {vendor.label} {vendor.landed}, landed as it came in "
+        "raw.vendor_response before anything reads it.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                check_name(vendor),
+                asset=key,
+                description=f"Every {vendor.label} request of the sync got an answer "
+                f"(WARN when {vendor.env.secret} is unset).",
+            )
+        ],
+        freshness_policy=FRESHNESS,
+        metadata={"dagster/table_name": "raw.vendor_response"},
+        pool=vendor.pool,
+        required_resource_keys={vendor.name, "polling", "warehouse"},
+    )
+    def poll(context: AssetExecutionContext, config: PollConfig) -> Iterator[dg.MaterializeResult]:
+        yield _poll_vendor(context, config, vendor, key)
+
+    return poll
+
+
+nixflex_responses, smsfactor_responses = RAW_ASSETS = tuple(raw_asset(v) for v in VENDORS)
+NIXFLEX_RAW, SMSFACTOR_RAW = (asset.key for asset in RAW_ASSETS)
+NIXFLEX_POOL, SMSFACTOR_POOL = (vendor.pool for vendor in VENDORS)

@@ -1,10 +1,12 @@
-"""Dagster resources: the warehouse and one client factory per vendor.
+"""Dagster resources: the warehouse, the polling policy and one per vendor, the vendors'
+built from their declarations (``pipelines.vendors.declared``).
 
 Secrets arrive only through ``dg.EnvVar`` (Dagster shows the variable's name, never its
 value). A vendor whose credential is unset is not polled, and the assets say so plainly.
-Several accounts per vendor are configured in one place, the environment: the contract's
-variable is account ``default``; ``NIXFLEX_API_KEY_<ACCOUNT>`` / ``SMSFACTOR_API_TOKEN_<ACCOUNT>``
-add account ``<account>`` (lower-cased), optionally with its own ``…_BASE_URL_<ACCOUNT>``.
+Several accounts per vendor are configured in one place, the environment: ``NIXFLEX_API_KEY``
+/ ``SMSFACTOR_API_TOKEN`` is account ``default``; ``NIXFLEX_API_KEY_<ACCOUNT>`` /
+``SMSFACTOR_API_TOKEN_<ACCOUNT>`` add account ``<account>`` (lower-cased), optionally with its
+own ``…_BASE_URL_<ACCOUNT>``.
 """
 
 from __future__ import annotations
@@ -14,18 +16,19 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
+from typing import ClassVar
 
 import dagster as dg
 import httpx
 from sqlalchemy import Engine
 
 from pipelines.polling.policy import PollingPolicy
-from pipelines.privacy import Privacy
-from pipelines.vendors import nixflex_client, smsfactor_client
+from pipelines.vendors.declared import NIXFLEX, SMSFACTOR, Vendor
 from pipelines.vendors.ratelimit import limiter_for
-from pipelines.vendors.transport import DEFAULT_TIMEOUT
+from pipelines.vendors.transport import DEFAULT_TIMEOUT, VendorClient
 from pipelines.warehouse.engine import reachable_engine
 from pipelines.warehouse.migrate import ensure_migrated
+from pipelines.warehouse.privacy import Privacy
 
 DEFAULT_ACCOUNT = "default"
 ACCOUNT_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,39}")  # NIXFLEX_API_KEY_<ACCOUNT>
@@ -60,7 +63,7 @@ def _http_client() -> httpx.Client:
 class PrivacyResource(dg.ConfigurableResource):
     """How recipients are written to ``sms``: ``PHONE_HASH_SALT`` unset keeps phone numbers
     and rendered messages as received; set, phones are pseudonymised with it and rendered
-    messages left out (``pipelines.privacy``)."""
+    messages left out (``pipelines.warehouse.privacy``)."""
 
     phone_hash_salt: str | None = None
 
@@ -76,16 +79,19 @@ class VendorAccount(dg.Config):
     base_url: str | None = None
 
 
+_POLICY = PollingPolicy()  # the defaults, defined once
+
+
 class PollingResource(dg.ConfigurableResource):
     """How incremental polling behaves (see ``pipelines.polling.policy`` and the README)."""
 
-    settle_hours: float = 72.0
-    recheck_minutes: float = 60.0
-    lookback_days: float = 14.0
-    full_pass_hours: float = 24.0
-    max_concurrency: int = 8
-    nixflex_page_size: int = nixflex_client.MAX_PAGE_SIZE
-    smsfactor_page_size: int = smsfactor_client.MAX_PAGE_SIZE
+    settle_hours: float = _POLICY.settle_window / timedelta(hours=1)
+    recheck_minutes: float = _POLICY.recheck_every / timedelta(minutes=1)
+    lookback_days: float = _POLICY.lookback / timedelta(days=1)
+    full_pass_hours: float = _POLICY.full_pass_every / timedelta(hours=1)
+    max_concurrency: int = _POLICY.max_concurrency
+    nixflex_page_size: int = _POLICY.nixflex_page_size
+    smsfactor_page_size: int = _POLICY.smsfactor_page_size
 
     def policy(
         self, *, refresh_all: bool = False, refresh_campaign_ids: Sequence[str] = ()
@@ -103,76 +109,67 @@ class PollingResource(dg.ConfigurableResource):
         )
 
 
-def _credentials(
-    default: str | None, base_url: str, accounts: list[VendorAccount]
-) -> list[tuple[str, str, str]]:
-    """(account, secret, base URL) of every configured account, ``default`` first."""
-    found = [(DEFAULT_ACCOUNT, default, base_url)] if default else []
-    found += [(a.name, a.secret, a.base_url or base_url) for a in accounts if a.secret]
-    return found
+class VendorResource(dg.ConfigurableResource):
+    """A vendor's API access, per its declaration (``vendor``): the credential of account
+    ``default`` (the subclass's ``vendor.secret_field``), ``base_url``, and more accounts."""
+
+    vendor: ClassVar[Vendor]
+    base_url: str
+    accounts: list[VendorAccount] = []
+
+    @property
+    def default_secret(self) -> str | None:
+        return getattr(self, self.vendor.secret_field)
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.default_secret) or bool(self.accounts)
+
+    def credentials(self) -> list[tuple[str, str, str]]:
+        """(account, secret, base URL) of every configured account, ``default`` first."""
+        secret, base_url = self.default_secret, self.base_url
+        found = [(DEFAULT_ACCOUNT, secret, base_url)] if secret else []
+        found += [(a.name, a.secret, a.base_url or base_url) for a in self.accounts if a.secret]
+        return found
+
+    @contextmanager
+    def clients(self) -> Iterator[list[VendorClient]]:
+        """One client per configured account, each paced by its key's rate limiter."""
+        if not self.configured:
+            raise RuntimeError(self.vendor.not_configured)
+        vendor = self.vendor
+        with _http_client() as http:
+            yield [
+                vendor.new_client(
+                    http,
+                    secret,
+                    base_url=base_url,
+                    account=name,
+                    limiter=limiter_for(vendor.name, secret, vendor.rate_limit_per_minute),
+                )
+                for name, secret, base_url in self.credentials()
+            ]
 
 
-class NixflexResource(dg.ConfigurableResource):
+class NixflexResource(VendorResource):
     """Nixflex API access: ``NIXFLEX_API_KEY`` (``KEY_ID:KEY_SECRET``, account ``default``),
     ``NIXFLEX_BASE_URL``, and one more account per ``NIXFLEX_API_KEY_<ACCOUNT>``."""
 
+    vendor: ClassVar[Vendor] = NIXFLEX
     api_key: str | None = None
-    base_url: str = nixflex_client.DEFAULT_BASE_URL
-    accounts: list[VendorAccount] = []
-
-    @property
-    def configured(self) -> bool:
-        return bool(self.api_key) or bool(self.accounts)
-
-    @contextmanager
-    def clients(self) -> Iterator[list[nixflex_client.NixflexClient]]:
-        """One client per configured account, each paced by its key's rate limiter."""
-        if not self.configured:
-            raise RuntimeError("NIXFLEX_API_KEY is not set: Nixflex is not polled")
-        keys = _credentials(self.api_key, self.base_url, self.accounts)
-        with _http_client() as http:
-            yield [
-                nixflex_client.NixflexClient(
-                    http,
-                    api_key=secret,
-                    base_url=base_url,
-                    account=name,
-                    limiter=limiter_for("nixflex", secret, nixflex_client.RATE_LIMIT_PER_MINUTE),
-                )
-                for name, secret, base_url in keys
-            ]
+    base_url: str = NIXFLEX.client.default_base_url
 
 
-class SmsFactorResource(dg.ConfigurableResource):
+class SmsFactorResource(VendorResource):
     """SMSFactor API access: ``SMSFACTOR_API_TOKEN`` (account ``default``),
     ``SMSFACTOR_BASE_URL``, and one more account per ``SMSFACTOR_API_TOKEN_<ACCOUNT>``."""
 
+    vendor: ClassVar[Vendor] = SMSFACTOR
     api_token: str | None = None
-    base_url: str = smsfactor_client.DEFAULT_BASE_URL
-    accounts: list[VendorAccount] = []
+    base_url: str = SMSFACTOR.client.default_base_url
 
-    @property
-    def configured(self) -> bool:
-        return bool(self.api_token) or bool(self.accounts)
 
-    @contextmanager
-    def clients(self) -> Iterator[list[smsfactor_client.SmsFactorClient]]:
-        """One client per configured account (SMSFactor documents no rate limit: the
-        limiter only follows the vendor's headers if it ever sends them)."""
-        if not self.configured:
-            raise RuntimeError("SMSFACTOR_API_TOKEN is not set: SMSFactor is not polled")
-        tokens = _credentials(self.api_token, self.base_url, self.accounts)
-        with _http_client() as http:
-            yield [
-                smsfactor_client.SmsFactorClient(
-                    http,
-                    api_token=secret,
-                    base_url=base_url,
-                    account=name,
-                    limiter=limiter_for("smsfactor", secret, None),
-                )
-                for name, secret, base_url in tokens
-            ]
+VENDOR_RESOURCES: tuple[type[VendorResource], ...] = (NixflexResource, SmsFactorResource)
 
 
 def _env(name: str) -> dg.EnvVar | None:
@@ -197,12 +194,19 @@ def extra_accounts(prefix: str, base_url_prefix: str) -> list[VendorAccount]:
     return accounts
 
 
+def vendor_resource(resource: type[VendorResource]) -> VendorResource:
+    """A vendor's resource wired from its environment variables (values resolved later)."""
+    env = resource.vendor.env
+    base_url = {"base_url": _env(env.base_url)} if _env(env.base_url) else {}
+    return resource(
+        **{resource.vendor.secret_field: _env(env.secret)},
+        accounts=extra_accounts(env.secret, env.base_url),
+        **base_url,
+    )
+
+
 def build_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources wired from the environment (read when the definitions load, values later)."""
-    nixflex_kwargs = {"base_url": _env("NIXFLEX_BASE_URL")} if _env("NIXFLEX_BASE_URL") else {}
-    smsfactor_kwargs = (
-        {"base_url": _env("SMSFACTOR_BASE_URL")} if _env("SMSFACTOR_BASE_URL") else {}
-    )
     return {
         "warehouse": WarehouseResource(
             url=_env("WAREHOUSE_URL"),
@@ -210,16 +214,7 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             if os.environ.get("RAW_RETENTION_MONTHS")
             else None,
         ),
-        "nixflex": NixflexResource(
-            api_key=_env("NIXFLEX_API_KEY"),
-            accounts=extra_accounts("NIXFLEX_API_KEY", "NIXFLEX_BASE_URL"),
-            **nixflex_kwargs,
-        ),
-        "smsfactor": SmsFactorResource(
-            api_token=_env("SMSFACTOR_API_TOKEN"),
-            accounts=extra_accounts("SMSFACTOR_API_TOKEN", "SMSFACTOR_BASE_URL"),
-            **smsfactor_kwargs,
-        ),
+        **{resource.vendor.name: vendor_resource(resource) for resource in VENDOR_RESOURCES},
         "polling": PollingResource(),
         "privacy": PrivacyResource(phone_hash_salt=_env("PHONE_HASH_SALT")),
     }

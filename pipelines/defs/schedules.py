@@ -3,11 +3,22 @@ default."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dagster as dg
 
 from pipelines.defs.checks import all_checks
-from pipelines.defs.raw_assets import PollConfig
-from pipelines.defs.sms_assets import CAMPAIGN_DELIVERY, LoadConfig, Replay, sms_table_keys
+from pipelines.defs.raw_assets import RAW_ASSETS, PollConfig
+from pipelines.defs.sms_assets import (
+    CAMPAIGN_DELIVERY,
+    LoadConfig,
+    Replay,
+    load_sms_tables,
+    sms_table_keys,
+)
+from pipelines.polling.policy import SETTLE_WINDOW
+
+SETTLE_HOURS = SETTLE_WINDOW / timedelta(hours=1)
 
 full_sync = dg.define_asset_job(
     "full_sync",
@@ -21,7 +32,8 @@ poll_every_15_minutes = dg.ScheduleDefinition(
     cron_schedule="*/15 * * * *",
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Delivery receipts keep arriving for up to ~72 h: poll every quarter hour.",
+    description=f"Delivery receipts keep arriving for up to ~{SETTLE_HOURS:.0f} h: poll every "
+    "quarter hour.",
 )
 
 force_refresh = dg.define_asset_job(
@@ -30,12 +42,7 @@ force_refresh = dg.define_asset_job(
     description="Re-read every campaign of every account, settled or not (a full refresh). "
     "To refresh only some campaigns, launch full_sync with refresh_campaign_ids in the raw "
     "assets' config instead, or set sms.campaign_poll_state.refresh_requested_at.",
-    config=dg.RunConfig(
-        ops={
-            "raw__nixflex_responses": PollConfig(refresh_all=True),
-            "raw__smsfactor_responses": PollConfig(refresh_all=True),
-        }
-    ),
+    config=dg.RunConfig(ops={asset.op.name: PollConfig(refresh_all=True) for asset in RAW_ASSETS}),
 )
 
 replay_from_raw = dg.define_asset_job(
@@ -45,7 +52,7 @@ replay_from_raw = dg.define_asset_job(
     "then run their checks. Config load_sms_tables.replay: 'all' (default: every fact) or "
     "'quarantined' (read again only what was quarantined or flagged, e.g. after a parser "
     "fix); provider: 'nixflex' or 'smsfactor' to replay one vendor.",
-    config=dg.RunConfig(ops={"load_sms_tables": LoadConfig(replay=Replay.all)}),
+    config=dg.RunConfig(ops={load_sms_tables.op.name: LoadConfig(replay=Replay.all)}),
 )
 
 full_checks = dg.define_asset_job(

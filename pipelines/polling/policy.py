@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import pairwise
 
+from pipelines.vendors import nixflex_client, smsfactor_client
 from pipelines.vendors.records import NixflexSummary
 
 NEW, REFRESH, CHANGED, RECHECK, UNREACHED = "new", "refresh", "changed", "recheck", "unreached"
@@ -64,18 +65,20 @@ NOT_SENDING = frozenset({"draft", "scheduled"})
 # SMSFactor's window starts this much before the settle window: send dates are Paris wall
 # clock with no zone (an autumn hour occurs twice), and a load can lag its fetch.
 WINDOW_MARGIN = timedelta(days=1)
+# Vendor docs: a further receipt after this is unlikely.
+SETTLE_WINDOW = timedelta(hours=72)
 
 
 @dataclass(frozen=True)
 class PollingPolicy:
     """Knobs of incremental polling (defaults follow the vendors' documented behaviour)."""
 
-    settle_window: timedelta = timedelta(hours=72)  # receipts after this are unlikely
+    settle_window: timedelta = SETTLE_WINDOW
     recheck_every: timedelta = timedelta(hours=1)  # detail of an unsettled, unchanged campaign
     lookback: timedelta = timedelta(days=14)  # Nixflex: pages read back to final ones this new
     full_pass_every: timedelta = timedelta(days=1)  # the whole list, for backdated arrivals
-    nixflex_page_size: int = 100  # documented maximum
-    smsfactor_page_size: int = 1000  # documented maximum
+    nixflex_page_size: int = nixflex_client.MAX_PAGE_SIZE
+    smsfactor_page_size: int = smsfactor_client.MAX_PAGE_SIZE
     max_concurrency: int = 8  # requests in flight per account
     refresh_all: bool = False  # this run: read every page and every detail
     refresh_campaign_ids: frozenset[str] = field(default_factory=frozenset)

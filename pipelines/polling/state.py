@@ -15,7 +15,7 @@ from pipelines.polling.policy import Known
 from pipelines.warehouse import sqlfiles
 
 
-def _known(row: Row[Any]) -> Known:
+def _as_known(row: Row[Any]) -> Known:
     return Known(**row._mapping)
 
 
@@ -27,7 +27,7 @@ def known_campaigns(conn: Connection, provider: str, ids: Iterable[str]) -> dict
     result = conn.execute(
         text(sqlfiles.read("polling/known_campaigns.sql")), {"provider": provider, "ids": wanted}
     )
-    return {row.campaign_id: _known(row) for row in result}
+    return {row.campaign_id: _as_known(row) for row in result}
 
 
 def watched_campaigns(conn: Connection, provider: str, account: str, now: datetime) -> list[Known]:
@@ -36,7 +36,7 @@ def watched_campaigns(conn: Connection, provider: str, account: str, now: dateti
         text(sqlfiles.read("polling/watched_campaigns.sql")),
         {"provider": provider, "account": account, "now": now},
     )
-    return [_known(row) for row in result]
+    return [_as_known(row) for row in result]
 
 
 def created_newest_first(conn: Connection, provider: str, account: str) -> list[datetime]:

@@ -23,10 +23,10 @@ from pipelines.vendors.errors import (
     VendorRequestError,
     VendorUnavailable,
 )
-from pipelines.vendors.ratelimit import RateLimiter, retry_after_seconds
+from pipelines.vendors.ratelimit import retry_after_seconds
 from pipelines.vendors.raw import RawResponse
 from pipelines.vendors.records import NixflexSummary, Unreadable
-from pipelines.vendors.transport import RetryPolicy, fetch
+from pipelines.vendors.transport import VendorClient
 
 PROVIDER = "nixflex"
 DEFAULT_BASE_URL = "https://api.nixflex.com/v1"
@@ -66,57 +66,30 @@ def decipher(raw: RawResponse) -> None:
         # the fallback.
         hint = retry_after_seconds(raw.headers.get("retry-after"))
         if hint is None:
-            hint = _seconds(details.get("retry_after"))
+            hint = _as_seconds(details.get("retry_after"))
         raise VendorRateLimited(PROVIDER, message, retry_after=hint, **kwargs)
     if status >= 500:
         raise VendorUnavailable(PROVIDER, message, **kwargs)
     raise VendorRequestError(PROVIDER, message, **kwargs)
 
 
-def _seconds(value: Any) -> float | None:
+def _as_seconds(value: Any) -> float | None:
     try:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
 
 
-class NixflexClient:
+class NixflexClient(VendorClient):
     """Read-only Nixflex API client for one API key (``KEY_ID:KEY_SECRET``)."""
 
-    def __init__(
-        self,
-        http: httpx.Client,
-        *,
-        api_key: str,
-        base_url: str = DEFAULT_BASE_URL,
-        policy: RetryPolicy | None = None,
-        account: str = "default",
-        limiter: RateLimiter | None = None,
-    ) -> None:
-        self._http = http
-        self.account = account
-        self.limiter = limiter
-        self._base = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-        self._policy = policy
+    provider = PROVIDER
+    default_base_url = DEFAULT_BASE_URL
+    decipher = staticmethod(decipher)
 
-    def _get(
-        self, path: str, endpoint: str, params: dict[str, Any], campaign_id: str | None = None
-    ) -> RawResponse:
-        return fetch(
-            self._http,
-            provider=PROVIDER,
-            endpoint=endpoint,
-            url=self._base + path,
-            path=path,
-            params=params,
-            headers=self._headers,
-            decipher=decipher,
-            campaign_id=campaign_id,
-            policy=self._policy,
-            limiter=self.limiter,
-            account=self.account,
-        )
+    def __init__(self, http: httpx.Client, *, api_key: str, **options: Any) -> None:
+        """``options``: ``base_url``, ``policy``, ``account``, ``limiter`` (``VendorClient``)."""
+        super().__init__(http, secret=api_key, **options)
 
     def get_campaign(self, campaign_id: str) -> RawResponse:
         """``GET /sms/campaigns/{id}``: the campaign with every recipient."""

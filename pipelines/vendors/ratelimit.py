@@ -76,11 +76,11 @@ class RateLimiter:
 
     def _learn(self, status: int | None, headers: Mapping[str, str]) -> None:
         now, wall = time.monotonic(), time.time()
-        limit = _int(headers.get("x-ratelimit-limit"))
+        limit = _header_count(headers.get("x-ratelimit-limit"))
         if limit and limit != self._limit:
             self._limit, self._interval = limit, self._spacing(limit)
-        remaining = _int(headers.get("x-ratelimit-remaining"))
-        reset = _int(headers.get("x-ratelimit-reset"))
+        remaining = _header_count(headers.get("x-ratelimit-remaining"))
+        reset = _header_count(headers.get("x-ratelimit-reset"))
         if remaining is not None and reset is not None:
             self._remaining = remaining
             self._reset_at = now + min(max(reset - wall, 0.0), MAX_HEADER_WAIT)
@@ -91,7 +91,7 @@ class RateLimiter:
             self._blocked_until = max(self._blocked_until, now + min(pause, MAX_HEADER_WAIT))
 
 
-def _int(value: str | None) -> int | None:
+def _header_count(value: str | None) -> int | None:
     try:
         return int(float(value)) if value is not None else None
     except ValueError:

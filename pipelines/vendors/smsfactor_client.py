@@ -24,10 +24,10 @@ from pipelines.vendors.errors import (
     VendorUnavailable,
 )
 from pipelines.vendors.fields import paris_wall_clock
-from pipelines.vendors.ratelimit import RateLimiter, retry_after_seconds
+from pipelines.vendors.ratelimit import retry_after_seconds
 from pipelines.vendors.raw import RawResponse
 from pipelines.vendors.records import SmsFactorCampaign, Unreadable
-from pipelines.vendors.transport import RetryPolicy, fetch
+from pipelines.vendors.transport import VendorClient
 
 PROVIDER = "smsfactor"
 DEFAULT_BASE_URL = "https://api.smsfactor.com"
@@ -76,43 +76,16 @@ def decipher(raw: RawResponse) -> None:
         raise VendorRequestError(PROVIDER, message, **kwargs)
 
 
-class SmsFactorClient:
+class SmsFactorClient(VendorClient):
     """Read-only SMSFactor API client for one bearer token."""
 
-    def __init__(
-        self,
-        http: httpx.Client,
-        *,
-        api_token: str,
-        base_url: str = DEFAULT_BASE_URL,
-        policy: RetryPolicy | None = None,
-        account: str = "default",
-        limiter: RateLimiter | None = None,
-    ) -> None:
-        self._http = http
-        self.account = account
-        self.limiter = limiter
-        self._base = base_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {api_token}", "Accept": "application/json"}
-        self._policy = policy
+    provider = PROVIDER
+    default_base_url = DEFAULT_BASE_URL
+    decipher = staticmethod(decipher)
 
-    def _get(
-        self, path: str, endpoint: str, params: dict[str, Any], campaign_id: str | None = None
-    ) -> RawResponse:
-        return fetch(
-            self._http,
-            provider=PROVIDER,
-            endpoint=endpoint,
-            url=self._base + path,
-            path=path,
-            params=params,
-            headers=self._headers,
-            decipher=decipher,
-            campaign_id=campaign_id,
-            policy=self._policy,
-            limiter=self.limiter,
-            account=self.account,
-        )
+    def __init__(self, http: httpx.Client, *, api_token: str, **options: Any) -> None:
+        """``options``: ``base_url``, ``policy``, ``account``, ``limiter`` (``VendorClient``)."""
+        super().__init__(http, secret=api_token, **options)
 
     def get_campaign(self, campaign_id: str) -> RawResponse:
         """``GET /campaign/{id}``."""
@@ -148,16 +121,20 @@ class SmsFactorClient:
                 )
                 yield HistoryPage(raw, [], "same page returned twice: vendor ignored start")
                 return
-            try:
-                doc = smsfactor_parse.decode(raw.body)
-                batch = smsfactor_parse.parse_campaigns(doc)
-            except Unreadable as exc:
-                yield HistoryPage(raw, [], exc.reason)
-                return
-            yield HistoryPage(raw, batch.items)
-            seen = len(batch.items) + len(batch.rejected)
-            total = smsfactor_parse.total_records(doc)
-            start += seen
-            if seen < page_size or (total is not None and start >= total):
+            page, rows, total = _read_history_page(raw)
+            yield page
+            start += rows
+            if page.problem or rows < page_size or (total is not None and start >= total):
                 return
             previous_hash = raw.content_hash
+
+
+def _read_history_page(raw: RawResponse) -> tuple[HistoryPage, int, int | None]:
+    """The page, how many rows it held (read or rejected) and ``totalRecords`` if given."""
+    try:
+        doc = smsfactor_parse.decode(raw.body)
+        batch = smsfactor_parse.parse_campaigns(doc)
+    except Unreadable as exc:
+        return HistoryPage(raw, [], exc.reason), 0, None
+    rows = len(batch.items) + len(batch.rejected)
+    return HistoryPage(raw, batch.items), rows, smsfactor_parse.total_records(doc)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from tenacity import (
@@ -72,7 +72,7 @@ class RetryPolicy:
     rate_limited_seconds: float = 900.0
 
 
-def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
+def _retry_wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
     backoff = wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)
 
     def wait(state: RetryCallState) -> float:
@@ -84,7 +84,7 @@ def _wait(policy: RetryPolicy) -> Callable[[RetryCallState], float]:
     return wait
 
 
-def _stop(policy: RetryPolicy) -> Callable[[RetryCallState], bool]:
+def _retry_stop(policy: RetryPolicy) -> Callable[[RetryCallState], bool]:
     usual = stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds)
     patient = stop_after_attempt(policy.rate_limited_attempts) | stop_after_delay(
         policy.rate_limited_seconds
@@ -102,83 +102,154 @@ def _log_retry(state: RetryCallState) -> None:
     log.warning("retrying after %s (attempt %d)", exc, state.attempt_number)
 
 
+@dataclass(frozen=True)
+class VendorRequest:
+    """One GET to a vendor: where it goes, what it carries, and what its answer is about."""
+
+    provider: str
+    endpoint: str  # the vendor's operation, as landed (``campaigns.list``)
+    url: str
+    path: str
+    params: Mapping[str, Any]
+    headers: Mapping[str, str]
+    campaign_id: str | None = None
+    account: str = "default"
+
+
+def _send(
+    http: httpx.Client, request: VendorRequest, limiter: RateLimiter | None
+) -> tuple[httpx.Response, bytes]:
+    """The answer and its body read in full, through the key's limiter when one is given."""
+    secrets = credential_parts(request.headers)
+    if limiter is not None:
+        limiter.acquire()
+    answered: httpx.Response | None = None
+    try:
+        response = http.get(request.url, params=dict(request.params), headers=dict(request.headers))
+        body = redact(response.read(), secrets)
+        answered = response
+    except httpx.TimeoutException as exc:
+        raise VendorUnavailable(
+            request.provider, f"timed out on {request.path}: {type(exc).__name__}"
+        ) from exc
+    except httpx.TransportError as exc:
+        raise VendorUnavailable(
+            request.provider, f"connection failed on {request.path}: {exc}"
+        ) from exc
+    finally:
+        if limiter is not None:
+            limiter.release(
+                answered.status_code if answered is not None else None,
+                {k.lower(): v for k, v in answered.headers.items()} if answered else None,
+            )
+    return response, body
+
+
+def _raw_response(request: VendorRequest, response: httpx.Response, body: bytes) -> RawResponse:
+    """The answer as landed: its body and kept headers with the credential redacted."""
+    secrets = credential_parts(request.headers)
+
+    def clean(value: str) -> str:
+        return redact(value.encode(), secrets).decode(errors="replace")
+
+    return RawResponse(
+        provider=request.provider,
+        endpoint=request.endpoint,
+        path=request.path,
+        params=dict(request.params),
+        http_status=response.status_code,
+        content_type=clean(response.headers.get("content-type", "")),
+        body=body,
+        fetched_at=clock.utcnow(),
+        campaign_id=request.campaign_id,
+        account=request.account,
+        headers={k: clean(response.headers[k]) for k in KEPT_HEADERS if k in response.headers},
+    )
+
+
 def fetch(
     http: httpx.Client,
-    *,
-    provider: str,
-    endpoint: str,
-    url: str,
-    path: str,
-    params: Mapping[str, Any],
-    headers: Mapping[str, str],
+    request: VendorRequest,
     decipher: Callable[[RawResponse], None],
-    campaign_id: str | None = None,
+    *,
     policy: RetryPolicy | None = None,
     limiter: RateLimiter | None = None,
-    account: str = "default",
 ) -> RawResponse:
-    """GET ``url`` and return the raw answer once ``decipher`` accepts it.
+    """GET ``request`` and return the raw answer once ``decipher`` accepts it.
 
     ``decipher`` raises a ``VendorError`` for an error answer; retriable ones are retried
     under ``policy``, the last error (carrying the raw answer) is raised when it runs out.
     """
     policy = policy or RetryPolicy()
-    secrets = credential_parts(headers)
 
     def once() -> RawResponse:
-        if limiter is not None:
-            limiter.acquire()
-        answered: httpx.Response | None = None
-        try:
-            response = http.get(url, params=dict(params), headers=dict(headers))
-            body = redact(response.read(), secrets)
-            answered = response
-        except httpx.TimeoutException as exc:
-            raise VendorUnavailable(provider, f"timed out on {path}: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            raise VendorUnavailable(provider, f"connection failed on {path}: {exc}") from exc
-        finally:
-            if limiter is not None:
-                limiter.release(
-                    answered.status_code if answered is not None else None,
-                    {k.lower(): v for k, v in answered.headers.items()} if answered else None,
-                )
-        raw = RawResponse(
-            provider=provider,
-            endpoint=endpoint,
-            path=path,
-            params=dict(params),
-            http_status=response.status_code,
-            content_type=redact(response.headers.get("content-type", "").encode(), secrets).decode(
-                errors="replace"
-            ),
-            body=body,
-            fetched_at=clock.utcnow(),
-            campaign_id=campaign_id,
-            account=account,
-            headers={
-                k: redact(response.headers[k].encode(), secrets).decode(errors="replace")
-                for k in KEPT_HEADERS
-                if k in response.headers
-            },
-        )
+        raw = _raw_response(request, *_send(http, request, limiter))
         decipher(raw)
         return raw
 
     retrying = Retrying(
         retry=retry_if_exception_type(VendorRetriable),
-        stop=_stop(policy),
-        wait=_wait(policy),
+        stop=_retry_stop(policy),
+        wait=_retry_wait(policy),
         before_sleep=_log_retry,
         reraise=True,
     )
     return retrying(once)
 
 
+class VendorClient:
+    """What both vendors' clients share: one credential, one account, GETs through ``fetch``.
+
+    A client subclass names its ``provider`` and ``default_base_url`` and deciphers its
+    vendor's error answers (``decipher``); the credential goes out as a bearer token.
+    """
+
+    provider: ClassVar[str]
+    default_base_url: ClassVar[str]
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        *,
+        secret: str,
+        base_url: str | None = None,
+        policy: RetryPolicy | None = None,
+        account: str = "default",
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self._http = http
+        self.account = account
+        self.limiter = limiter
+        self._base = (base_url or self.default_base_url).rstrip("/")
+        self._headers = {"Authorization": f"Bearer {secret}", "Accept": "application/json"}
+        self._policy = policy
+
+    def decipher(self, raw: RawResponse) -> None:
+        """Raise the matching ``VendorError`` for an error answer."""
+        raise NotImplementedError
+
+    def _get(
+        self, path: str, endpoint: str, params: dict[str, Any], campaign_id: str | None = None
+    ) -> RawResponse:
+        request = VendorRequest(
+            self.provider,
+            endpoint,
+            self._base + path,
+            path,
+            params,
+            self._headers,
+            campaign_id,
+            self.account,
+        )
+        return fetch(self._http, request, self.decipher, policy=self._policy, limiter=self.limiter)
+
+
 __all__ = [
     "DEFAULT_TIMEOUT",
     "REDACTED",
     "RetryPolicy",
+    "VendorClient",
+    "VendorRequest",
     "credential_parts",
     "fetch",
     "redact",
