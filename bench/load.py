@@ -36,16 +36,16 @@ from sqlalchemy import Engine, text
 from bench.common import machine, peak_rss_mb, warehouse_database, write_result
 from pipelines.rules import delivery_bucket
 from pipelines.simulator import NIXFLEX_DEMO_KEY, SimClock, Simulator
-from pipelines.vendors.nixflex_bulk import COPY_COLUMNS
 from pipelines.vendors.raw import RawResponse
 from pipelines.warehouse.landing import land_now
 from pipelines.warehouse.lanes import load_pending
+from pipelines.warehouse.recipient_rows import COPY_COLUMNS
 
 DATA_ROOT = Path(__file__).resolve().parents[1] / ".data" / "bench-load"
 PER_CAMPAIGN = 10_000
 # The columns every contender loads: the facts' own, but the loader's first_seen_at.
 COLUMNS = COPY_COLUMNS[: COPY_COLUMNS.index("first_seen_at")]
-# The same key as the warehouse's facts, collation included (migration 0018): the floor is
+# The same key as the warehouse's facts, collation "C" included: the floor is
 # the same rows into the same kind of table, not into a slower one.
 TABLE_DDL = """
 create table bench_recipient (

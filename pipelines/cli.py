@@ -243,7 +243,7 @@ def cmd_raw_body(args: argparse.Namespace) -> int:
     if body is None and payload is None:
         print(f"no answer {args.response_id} in raw.vendor_response", file=sys.stderr)
         return 1
-    if body is None:  # landed as jsonb, before migration 0016
+    if body is None:  # an answer held as jsonb in raw.vendor_response.payload
         import json
 
         body = json.dumps(payload).encode()

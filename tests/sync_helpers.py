@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 
 from pipelines.definitions import build_definitions
 
-# The documented Nixflex counting rule, restated from the seed page for the tests (never
+# The documented Nixflex counting rule, restated from docs/vendors.md for the tests (never
 # imported from the product, so a wrong rule in the product cannot agree with itself).
 BUCKET = {
     "delivered": "delivered",

@@ -14,10 +14,10 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ProgrammingError
 
-from pipelines.privacy import Privacy, country_code
 from pipelines.warehouse.landing import land_now
 from pipelines.warehouse.lanes import load_pending
 from pipelines.warehouse.migrate import ensure_migrated
+from pipelines.warehouse.privacy import Privacy, country_code
 from tests.conftest import SimulatorHandle
 from tests.sync_helpers import rows, run_full_sync, scalar
 from tests.test_loader import T, nixflex_detail, recipient

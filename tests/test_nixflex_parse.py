@@ -1,4 +1,4 @@
-"""Nixflex parsing, from the seed page's response and the shapes documented in vendor-apis.md."""
+"""Nixflex parsing, from the vendor's documented example response and shapes (docs/vendors.md)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.fixture
 def seed() -> dict[str, Any]:
-    """The ``GET /v1/sms/campaigns/smsc_a1b2c3d4`` response, verbatim from the seed page."""
+    """The ``GET /v1/sms/campaigns/smsc_a1b2c3d4`` response, as the vendor documents it."""
     return json.loads((FIXTURES / "nixflex_campaign_seed.json").read_text())
 
 
@@ -45,7 +45,7 @@ def summary(campaign_id: str, **overrides: Any) -> dict[str, Any]:
     return item
 
 
-# --- the seed page -------------------------------------------------------------------------
+# --- the documented example ----------------------------------------------------------------
 
 
 def test_seed_campaign_header_fields(seed: dict[str, Any]) -> None:
@@ -79,7 +79,7 @@ def test_seed_campaign_times_are_utc(seed: dict[str, Any]) -> None:
 
     assert campaign.created_at == datetime(2026, 5, 17, 3, 45, 12, tzinfo=UTC)
     assert campaign.created_at.utcoffset().total_seconds() == 0
-    assert campaign.scheduled_at is None  # "scheduled_at": null on the seed page
+    assert campaign.scheduled_at is None  # "scheduled_at": null in the documented example
 
 
 def test_seed_recipients(seed: dict[str, Any]) -> None:
@@ -127,7 +127,7 @@ def test_error_envelope_is_a_vendor_error() -> None:
 
 
 def test_older_documented_shape_is_quarantined_as_unknown_shape() -> None:
-    # The older get page (vendor-apis.md, "Size and drift"): no documented counting rule.
+    # The older get page (docs/vendors.md): no documented counting rule.
     older = json.loads((FIXTURES / "nixflex_older_campaign_seed.json").read_text())
 
     with pytest.raises(Unreadable) as caught:
@@ -183,7 +183,7 @@ def test_repeated_phone_keeps_the_first_and_rejects_the_repeat(seed: dict[str, A
 
 
 def test_undocumented_status_is_kept_not_rejected(seed: dict[str, Any]) -> None:
-    # vendor-apis.md: an unknown status is data to report, not a crash.
+    # docs/vendors.md: an unknown status is data to report, not a crash.
     seed["recipients"].append(recipient("+447111000003", "canceled"))
 
     campaign = parse_campaign(seed)

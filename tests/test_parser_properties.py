@@ -47,7 +47,7 @@ from sqlalchemy import Engine, text
 from pipelines.vendors import fields, nixflex_bulk, nixflex_parse, records, smsfactor_parse
 from pipelines.vendors.raw import RawResponse
 from pipelines.vendors.records import ItemProblem, NixflexCampaign, ParsedBatch, Unreadable
-from pipelines.warehouse import quarantine
+from pipelines.warehouse import quarantine, recipient_rows
 from pipelines.warehouse.landing import land_now
 from pipelines.warehouse.lanes import load_pending
 from pipelines.warehouse.loader import _document, _Landed
@@ -92,7 +92,7 @@ NIXFLEX_HEADER = {k: v for k, v in NIXFLEX_SEED.items() if k != "recipients"}
 SMSFACTOR_SEED_JSON_BYTES = (FIXTURES / "smsfactor_campaign_seed.json").read_bytes()
 SMSFACTOR_SEED: dict[str, Any] = json.loads(SMSFACTOR_SEED_JSON_BYTES)
 SMSFACTOR_SEED_XML_BYTES = (FIXTURES / "smsfactor_campaign_seed.xml").read_bytes()
-# The seed campaign as the list endpoint shows it (vendor-apis.md: the documented list fields).
+# The seed campaign as the list endpoint shows it (docs/vendors.md: the documented list fields).
 NIXFLEX_LIST_SEED: dict[str, Any] = {
     "campaigns": [
         {k: v for k, v in NIXFLEX_HEADER.items() if k != "message_template"},
@@ -101,7 +101,7 @@ NIXFLEX_LIST_SEED: dict[str, Any] = {
     "count": 2,
 }
 NIXFLEX_LIST_SEED_BYTES = json.dumps(NIXFLEX_LIST_SEED).encode()
-# The older get page (vendor-apis.md, "Size and drift"): no documented counting rule.
+# The older get page (docs/vendors.md): no documented counting rule.
 NIXFLEX_OLDER_SEED: dict[str, Any] = json.loads(
     (FIXTURES / "nixflex_older_campaign_seed.json").read_text()
 )
@@ -1041,25 +1041,15 @@ def test_an_answer_cut_short_is_refused(answer: tuple[str, bytes], data: st.Data
         _document_of(cut, provider)
     assert refused.value.kind == records.UNREADABLE_BODY
     if provider == "nixflex":
-        assert nixflex_bulk.read(cut, T) is None
+        assert nixflex_bulk.read(cut) is None
 
 
 # --- 4. Nixflex bytes: the fast reader gives the careful parser's rows, or declines --------
 
 
-def _careful_rows(campaign: NixflexCampaign) -> list[nixflex_bulk.RecipientRow]:
-    """The rows the loader's careful road copies for these records."""
-    values = []
-    for r in campaign.recipients:
-        variables = None if r.variables is None else json.dumps(r.variables).encode()
-        texts = (r.twilio_sid, r.error_message, r.rendered_message)
-        values.append((campaign.campaign_id, r.phone, r.status, *texts, variables, r.sent_at))
-    return [nixflex_bulk.recipient_row(*v, T) for v in values]
-
-
-def _readable(rows: list[nixflex_bulk.RecipientRow]) -> list[tuple[Any, ...]]:
+def _readable(rows: list[recipient_rows.RecipientRow]) -> list[tuple[Any, ...]]:
     """The rows with ``variables`` decoded from jsonb's binary form (version byte 1, JSON)."""
-    assert all(r[7] is None or r[7][:1] == nixflex_bulk.JSONB_V1 for r in rows)
+    assert all(r[7] is None or r[7][:1] == recipient_rows.JSONB_V1 for r in rows)
     return [(*r[:7], None if r[7] is None else json.loads(r[7][1:]), *r[8:]) for r in rows]
 
 
@@ -1083,7 +1073,7 @@ def _with_raw(body: bytes, mark: bytes, raw: bytes) -> bytes:
 @example(_with_raw(_person_body(variables={"n": 0}), b'"n": 0', b'"n": ' + b"1" * 250 + b"e99"))
 @example(_person_body(phone=WIDE))  # a phone no index holds: both decline it
 def test_nixflex_bytes_are_read_alike_by_both_roads(body: bytes) -> None:
-    bulk = nixflex_bulk.read(body, T)  # never raises: None means "not plain"
+    bulk = nixflex_bulk.read(body)  # never raises: None means "not plain"
     try:
         doc = _document_of(body)
     except Unreadable as exc:
@@ -1097,7 +1087,7 @@ def test_nixflex_bytes_are_read_alike_by_both_roads(body: bytes) -> None:
     event("fast reader declined" if bulk is None else "fast reader gave rows")
     if bulk is None:
         return
-    assert bulk.summary == nixflex_bulk.summarize(bulk.rows)
+    assert bulk.summary == recipient_rows.summarize(recipient_rows.from_bulk(bulk, T))
     # The loader reads the header through the careful parser: it must refuse exactly when
     # the careful parser refuses the whole answer.
     header_only = {**bulk.header, "recipients": []}
@@ -1107,9 +1097,9 @@ def test_nixflex_bytes_are_read_alike_by_both_roads(body: bytes) -> None:
         return
     assert nixflex_parse.parse_campaign(header_only) == replace(careful, recipients=())
     assert bulk.campaign_id == careful.campaign_id
-    careful_rows = _careful_rows(careful)
-    assert _readable(bulk.rows) == _readable(careful_rows)
-    assert bulk.summary == nixflex_bulk.summarize(careful_rows)
+    careful_rows = recipient_rows.from_records(careful, T)
+    assert _readable(recipient_rows.from_bulk(bulk, T)) == _readable(careful_rows)
+    assert bulk.summary == recipient_rows.summarize(careful_rows)
 
 
 # --- 5. the warehouse: what the parser reads loads, what it sets aside is stored ----------
@@ -1246,8 +1236,8 @@ def _verdict(surface: str, body: bytes) -> str:
     checked clean), or ``<kind>: <reason>`` of its refusal or of its first rejected item; the
     fast reader's ``gave <n> rows`` or ``declined``."""
     if surface == "fast reader":
-        bulk = nixflex_bulk.read(body, T)
-        return "declined" if bulk is None else f"gave {len(bulk.rows)} rows"
+        bulk = nixflex_bulk.read(body)
+        return "declined" if bulk is None else f"gave {len(bulk.recipients)} rows"
     decode = smsfactor_parse.decode if surface == "smsfactor" else _document_of
     try:
         read = READERS[surface](decode(body))

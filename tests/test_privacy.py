@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import ProgrammingError
 
-from pipelines.privacy import Privacy
 from pipelines.warehouse import bodies, pseudonymise
 from pipelines.warehouse.landing import land_now
 from pipelines.warehouse.lanes import load_pending
+from pipelines.warehouse.privacy import Privacy
 from pipelines.warehouse.replay import replay
 from tests.conftest import SimulatorHandle
 from tests.sync_helpers import rows, run_full_sync, scalar

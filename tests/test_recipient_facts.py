@@ -1,4 +1,4 @@
-"""Nixflex recipient facts stay right whatever order answers arrive in (issue 15, items 6 to 9).
+"""Nixflex recipient facts stay right whatever order answers arrive in.
 
 Answers are landed with ``landing.land_now`` exactly as the fetch step lands them and loaded
 as a sync loads them; one test drives the simulator over real HTTP through the real job.

@@ -1,4 +1,4 @@
-"""The Nixflex counting rule, as documented on the seed page ("How counts are calculated")."""
+"""The Nixflex counting rule, as the vendor documents it ("How counts are calculated")."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from pipelines.rules import DOCUMENTED_NIXFLEX_STATUSES, delivery_bucket
 
-# Seed page nixflex-get-sms-campaign.txt: delivered ← delivered; failed ← failed,
+# docs/vendors.md: delivered ← delivered; failed ← failed,
 # undelivered, sent ("counted as failed"); pending ← pending, queued.
 DOCUMENTED = [
     ("delivered", "delivered"),
@@ -17,7 +17,7 @@ DOCUMENTED = [
     ("queued", "pending"),
 ]
 
-# Twilio statuses that may leak through (vendor-apis.md), and spellings the vendor never uses.
+# Twilio statuses that may leak through (docs/vendors.md), and spellings the vendor never uses.
 UNDOCUMENTED = ["canceled", "read", "accepted", "sending", "partially_delivered", "scheduled"]
 WRONG_SPELLING = ["Delivered", "SENT", " delivered", "delivered ", ""]
 

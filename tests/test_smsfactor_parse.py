@@ -1,4 +1,4 @@
-"""SMSFactor parsing, from the seed page's examples and the quirks listed in vendor-apis.md."""
+"""SMSFactor parsing, from the vendor's documented examples and quirks (docs/vendors.md)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pipelines.vendors.smsfactor_parse import decode, error_of, parse_campaigns,
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
-# The seed page's JSON example exactly as printed: not valid JSON (comments, a stray
+# The vendor's documented JSON example exactly as printed: not valid JSON (comments, a stray
 # backtick after "error", no comma after "npai"). The vendor never sends this; a body like
 # it must be quarantined, not half-read.
 SEED_JSON_AS_PRINTED = """{
@@ -206,7 +206,7 @@ def test_empty_campaign_array_is_zero_campaigns_not_an_error() -> None:
 
 
 def test_per_campaign_status_as_integer_one_is_accepted() -> None:
-    # vendor-apis.md: an older sister platform answers status as the integer 1.
+    # docs/vendors.md: an older sister platform answers status as the integer 1.
     item = seed_campaign() | {"status": 1}
 
     batch = parse_campaigns(answer(item))

@@ -84,7 +84,7 @@ def test_a_warehouse_killed_mid_load_is_exactly_right_after_the_next_run(
     _answers(engine)
 
     stored = 0
-    original = loader._store
+    original = loader._record_nixflex_answer
 
     def store_then_die(*args, **kwargs):  # type: ignore[no-untyped-def]
         nonlocal stored
@@ -93,7 +93,7 @@ def test_a_warehouse_killed_mid_load_is_exactly_right_after_the_next_run(
             kill()
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(loader, "_store", store_then_die)
+    monkeypatch.setattr(loader, "_record_nixflex_answer", store_then_die)
     with pytest.raises(DBAPIError):
         load_pending(engine)
     monkeypatch.undo()

@@ -1,4 +1,4 @@
-"""The contract's data-quality checks: each a thin wrapper over one ``sql/checks/*.sql`` file.
+"""The warehouse's data-quality checks: each a thin wrapper over one ``sql/checks/*.sql`` file.
 
 The SQL lists offending rows (the same query an analyst can run in psql); the wrapper turns
 them into a Dagster result naming the offending campaigns. Key and count rules are ERROR and

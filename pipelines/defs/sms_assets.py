@@ -1,4 +1,4 @@
-"""The contract's relations in schema ``sms``, built from the raw landing.
+"""The documented relations in schema ``sms`` (docs/data-model.md), built from the raw landing.
 
 One multi-asset loads every pending answer into the four tables at once (an answer's facts
 commit together with its load status, so the tables move together); the delivery mart is a

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import re
 import reprlib
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
-from pipelines.vendors.records import UNKNOWN_FIELD, ItemProblem, Rejected
+from pipelines.vendors.records import INVALID_ITEM, UNKNOWN_FIELD, ItemProblem, Rejected
 
 PARIS = ZoneInfo("Europe/Paris")
 _INT = re.compile(r"^[+-]?\d+$")
@@ -35,7 +36,7 @@ _COUNTER_MIN, _COUNTER_MAX = -(2**31), 2**31 - 1
 _MAX_EXPONENT = 1000
 
 
-class Brief(reprlib.Repr):
+class ShortRepr(reprlib.Repr):
     """``repr`` cut short: at most ``levels`` levels deep (a value nested a thousand deep
     would make ``repr`` raise RecursionError), ``width`` characters per text or number and
     ``items`` entries per list or object."""
@@ -53,10 +54,10 @@ class Brief(reprlib.Repr):
             return f"<an integer of {x.bit_length()} bits>"
 
 
-shown = Brief(levels=3, width=60, items=6).repr  # a value as shown in a reason
+shown = ShortRepr(levels=3, width=60, items=6).repr  # a value as shown in a reason
 
 
-def said(value: Any) -> str:
+def reason_text(value: Any) -> str:
     """What a vendor said (an error message, a code), as text for a reason: a text as it is
     (cut at 500 characters), anything else shown briefly."""
     return value[:500] if isinstance(value, str) else shown(value)
@@ -237,3 +238,25 @@ def unknown_fields(
     listed = ", ".join(f"{name} ({count})" for name, count in sorted(seen.items()))
     reason = f"{what} with fields the vendor does not document: {listed}; loaded without them"
     return [Rejected(UNKNOWN_FIELD, reason, {"fields": sorted(seen)}, campaign_id)]
+
+
+T = TypeVar("T")
+
+
+def read_each(
+    items: list[Any],
+    read: Callable[[Any], T],
+    what: str,
+    campaign_id_of: Callable[[Any], str | None],
+) -> tuple[list[T], list[Rejected]]:
+    """Each item as ``read`` reads it; one it refuses (``ItemProblem``) is set aside as
+    ``invalid_item``, named ``<what> #<position>`` and filed under ``campaign_id_of(item)``."""
+    read_items: list[T] = []
+    rejected: list[Rejected] = []
+    for position, item in enumerate(items):
+        try:
+            read_items.append(read(item))
+        except ItemProblem as exc:
+            reason = f"{what} #{position}: {exc}"
+            rejected.append(Rejected(INVALID_ITEM, reason, item, campaign_id_of(item)))
+    return read_items, rejected

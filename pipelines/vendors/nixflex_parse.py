@@ -84,10 +84,10 @@ def _require_object(payload: Any, what: str) -> dict[str, Any]:
         )
     if isinstance(payload.get("error"), dict):
         err = payload["error"]
+        kind, code = fields.reason_text(err.get("type")), fields.reason_text(err.get("code"))
         raise Unreadable(
             VENDOR_ERROR,
-            f"{what}: vendor error {fields.said(err.get('type'))}/{fields.said(err.get('code'))}"
-            f": {fields.said(err.get('message'))}",
+            f"{what}: vendor error {kind}/{code}: {fields.reason_text(err.get('message'))}",
         )
     return payload
 
@@ -221,27 +221,19 @@ def parse_summary(item: Any) -> NixflexSummary:
     )
 
 
+def _listed_id(item: Any) -> str | None:
+    """The campaign id of a list entry, when it is a text."""
+    cid = item.get("campaign_id") if isinstance(item, dict) else None
+    return cid if isinstance(cid, str) else None
+
+
 def parse_list(payload: Any) -> ParsedBatch[NixflexSummary]:
     """A ``GET /v1/sms/campaigns`` page: ``{"campaigns": [...], "count": N}``."""
     doc = _require_object(payload, "campaign list")
     items = doc.get("campaigns")
     if not isinstance(items, list):
         raise Unreadable(UNKNOWN_SHAPE, "campaign list: 'campaigns' should be a list")
-    summaries: list[NixflexSummary] = []
-    rejected: list[Rejected] = []
-    for position, item in enumerate(items):
-        try:
-            summaries.append(parse_summary(item))
-        except ItemProblem as exc:
-            cid = item.get("campaign_id") if isinstance(item, dict) else None
-            rejected.append(
-                Rejected(
-                    INVALID_ITEM,
-                    f"summary #{position}: {exc}",
-                    item,
-                    cid if isinstance(cid, str) else None,
-                )
-            )
+    summaries, rejected = fields.read_each(items, parse_summary, "summary", _listed_id)
     notes = fields.unknown_fields([doc], LIST_FIELDS, None, "campaign list")
     notes += fields.unknown_fields(items, SUMMARY_FIELDS, None, "campaign summaries")
     return ParsedBatch(summaries, rejected, notes)

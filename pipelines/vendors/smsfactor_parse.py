@@ -24,7 +24,6 @@ from defusedxml.common import DefusedXmlException
 
 from pipelines.vendors import fields
 from pipelines.vendors.records import (
-    INVALID_ITEM,
     UNKNOWN_SHAPE,
     UNREADABLE_BODY,
     UNREADABLE_FIELD,
@@ -112,7 +111,7 @@ def decode(body: bytes) -> dict[str, Any]:
 def error_of(doc: dict[str, Any]) -> tuple[int | None, str] | None:
     """``(status, message)`` when the document is an error answer, else None."""
     if "error" in doc and "campaign" not in doc and "campaigns" not in doc:
-        return None, fields.said(doc["error"])
+        return None, fields.reason_text(doc["error"])
     status = doc.get("status")
     try:
         code = (
@@ -122,9 +121,11 @@ def error_of(doc: dict[str, Any]) -> tuple[int | None, str] | None:
         return None, f"unreadable status {fields.shown(status)}"
     if code is not None and code < 0:
         meaning = ERROR_MEANINGS.get(code, "undocumented error")
-        message = fields.said(doc.get("message") or meaning)
+        message = fields.reason_text(doc.get("message") or meaning)
         details = doc.get("details")
-        return code, f"{meaning}: {message}" + (f" ({fields.said(details)})" if details else "")
+        return code, f"{meaning}: {message}" + (
+            f" ({fields.reason_text(details)})" if details else ""
+        )
     return None
 
 
@@ -148,7 +149,8 @@ def _list_ids(value: Any) -> tuple[str, ...]:
     for entry in _as_list(value):
         if isinstance(entry, dict):
             ids.extend(
-                i if isinstance(i, str) else fields.said(i) for i in _as_list(entry.get("id"))
+                i if isinstance(i, str) else fields.reason_text(i)
+                for i in _as_list(entry.get("id"))
             )
         elif isinstance(entry, str | int):
             ids.append(str(entry))
@@ -205,6 +207,12 @@ def parse_campaign(item: Any) -> SmsFactorCampaign:
     )
 
 
+def _campaign_id_of(item: Any) -> str | None:
+    """The id of a campaign set aside, as text (SMSFactor sends ids as numbers too)."""
+    cid = item.get("id") if isinstance(item, dict) else None
+    return cid if isinstance(cid, str) or cid is None else fields.reason_text(cid)
+
+
 def parse_campaigns(doc: dict[str, Any]) -> ParsedBatch[SmsFactorCampaign]:
     """Campaigns from a ``/campaign/{id}`` answer (``campaign``) or ``/campaigns`` (history)."""
     error = error_of(doc)
@@ -223,21 +231,7 @@ def parse_campaigns(doc: dict[str, Any]) -> ParsedBatch[SmsFactorCampaign]:
     else:
         raise Unreadable(UNKNOWN_SHAPE, "answer has neither 'campaign' nor 'campaigns'")
     items = _as_list(container)
-    campaigns: list[SmsFactorCampaign] = []
-    rejected: list[Rejected] = []
-    for position, item in enumerate(items):
-        try:
-            campaigns.append(parse_campaign(item))
-        except ItemProblem as exc:
-            cid = item.get("id") if isinstance(item, dict) else None
-            rejected.append(
-                Rejected(
-                    INVALID_ITEM,
-                    f"campaign #{position}: {exc}",
-                    item,
-                    cid if isinstance(cid, str) or cid is None else fields.said(cid),
-                )
-            )
+    campaigns, rejected = fields.read_each(items, parse_campaign, "campaign", _campaign_id_of)
     notes = fields.unknown_fields([doc], ANSWER_FIELDS, None, "answer")
     notes += fields.unknown_fields(items, CAMPAIGN_FIELDS, None, "campaigns")
     notes += [note for campaign in campaigns for note in campaign.notes]

@@ -46,7 +46,7 @@ def decode(stored: bytes, encoding: str) -> bytes:
 
 
 def read_back(conn: Connection, response_id: int) -> tuple[Any, bytes | None]:
-    """(the jsonb payload of an answer landed before migration 0016, or None; the bytes
+    """(the jsonb payload of an answer held in ``payload`` rather than ``body``, or None; the bytes
     received), following ``duplicate_of``; (None, None) for no such answer."""
     # On the driver's cursor with binary results: the bytes come back as they are (a text
     # result would hex-encode them on the server and decode them here).

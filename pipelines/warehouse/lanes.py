@@ -38,7 +38,6 @@ from datetime import timedelta
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from pipelines.privacy import AS_RECEIVED, Privacy
 from pipelines.warehouse import sqlfiles
 from pipelines.warehouse.engine import get_engine
 from pipelines.warehouse.loader import (
@@ -49,6 +48,7 @@ from pipelines.warehouse.loader import (
     record_unchanged,
 )
 from pipelines.warehouse.partitions import ensure_partitions
+from pipelines.warehouse.privacy import AS_RECEIVED, Privacy
 from pipelines.warehouse.pseudonymise import bring_to_setting
 
 # Below this many stored bytes of pending answers a helper process costs more than it saves
@@ -118,7 +118,7 @@ def load_pending(
     side for a large load (default: ``default_processes()``; 1 keeps everything here).
     ``progress`` gets a line every 50 answers and at the end. ``exclusive=False`` is for a
     caller that already holds ``one_load_at_a_time``. ``privacy``: how recipients are
-    written (``pipelines.privacy``); rows already loaded under another setting are
+    written (``pipelines.warehouse.privacy``); rows already loaded under another setting are
     rewritten to it first (``pipelines.warehouse.pseudonymise``).
     """
     options = LoadOptions(settle_window, privacy)

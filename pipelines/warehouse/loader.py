@@ -11,10 +11,10 @@ A Nixflex campaign answer takes one of three roads: the same bytes as the answer
 (``nixflex_bulk``) and written with a binary COPY; anything else → the careful parser,
 which can quarantine a single bad recipient. A campaign the warehouse has never held is
 copied straight into the facts (its first observations are the fact rows themselves: see
-migrations 0015 and 0021); any other goes through a staging table and is merged, writing
+docs/data-model.md, "Recipients"); any other goes through a staging table and is merged, writing
 only real changes, guarded by each recipient's last observation (an older answer loaded late
-moves nothing back), and the recipients the newest answer no longer lists are marked
-missing (migration 0035). Because the loader reads only raw, marking answers pending again and
+moves nothing back), and the recipients the newest answer does not list are marked
+missing (``missing_since``). Because the loader reads only raw, marking answers pending again and
 re-running it rebuilds the facts without calling any vendor (``pipelines.warehouse.replay``).
 """
 
@@ -33,10 +33,9 @@ import psycopg
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError, IntegrityError
 
-from pipelines.privacy import AS_RECEIVED, Privacy
+from pipelines.polling.policy import SETTLE_WINDOW
 from pipelines.rules import NIXFLEX_FINAL_STATUSES, SMSFACTOR_FINAL_STATUSES
 from pipelines.vendors import nixflex_bulk, nixflex_parse, smsfactor_parse
-from pipelines.vendors.nixflex_bulk import RecipientRow
 from pipelines.vendors.records import (
     NOTE_KINDS,
     UNKNOWN_FIELD,
@@ -48,13 +47,13 @@ from pipelines.vendors.records import (
     SmsFactorCampaign,
     Unreadable,
 )
-from pipelines.warehouse import bodies, quarantine, sqlfiles
+from pipelines.warehouse import bodies, quarantine, recipient_rows, sqlfiles
+from pipelines.warehouse.privacy import AS_RECEIVED, Privacy
 
 log = logging.getLogger(__name__)
 
-SETTLE_WINDOW = timedelta(hours=72)  # vendor docs: a further receipt after 72 h is unlikely
 
-# SMSFactor statuses under which `date` is a plan, not a sending time (seed page).
+# SMSFactor statuses under which `date` is a plan, not a sending time (docs/vendors.md).
 _NOT_SENT_STATUSES = {"Waiting", "In moderation", "Denied"}
 
 
@@ -108,7 +107,7 @@ def record_unchanged(engine: Engine, provider: str | None = None) -> LoadStats:
 class LoadOptions:
     """How answers are loaded: ``settle_window``, how long after its last message a final
     campaign still gets receipts (it sets ``settles_at``); ``privacy``, how recipients are
-    written (``pipelines.privacy``)."""
+    written (``pipelines.warehouse.privacy``)."""
 
     settle_window: timedelta = SETTLE_WINDOW
     privacy: Privacy = AS_RECEIVED
@@ -197,7 +196,7 @@ def _load_one(conn: Connection, landed: _Landed, stats: LoadStats, options: Load
         return
     savepoint = conn.begin_nested()
     try:
-        rejected = _dispatch(conn, landed, stats, options)
+        rejected = _read_and_write(conn, landed, stats, options)
     except Unreadable as exc:
         savepoint.rollback()
         quarantine.quarantine_response(conn, landed, exc.kind, exc.reason)
@@ -253,7 +252,7 @@ def _document(payload: Any, body: bytes | None, landed: _Landed) -> Any:
         raise Unreadable(UNREADABLE_BODY, "body is nested too deeply to read") from exc
 
 
-def _dispatch(
+def _read_and_write(
     conn: Connection, landed: _Landed, stats: LoadStats, options: LoadOptions
 ) -> list[Rejected]:
     payload, body = bodies.read_back(conn, landed.response_id)
@@ -311,18 +310,21 @@ def _load_plain_nixflex(
     """Load a plain campaign answer with the fast reader; False when the answer is not
     plain, or Postgres refuses a value, so that the careful parser takes it."""
     with _gc_paused():
-        bulk = nixflex_bulk.read(body, landed.fetched_at, options.privacy)
+        bulk = nixflex_bulk.read(body)
         if bulk is None:
             return False
+        rows = recipient_rows.from_bulk(bulk, landed.fetched_at, options.privacy)
         campaign = nixflex_parse.parse_campaign({**bulk.header, "recipients": []})
         savepoint = conn.begin_nested()
         try:
-            in_facts = _copy_recipients(conn, bulk.campaign_id, bulk.rows, landed.fetched_at)
+            in_facts = _copy_recipients(conn, bulk.campaign_id, rows, landed.fetched_at)
         except (psycopg.DataError, psycopg.IntegrityError):  # e.g. a NUL character in a text
             savepoint.rollback()
             return False
     savepoint.commit()
-    _store(conn, campaign, landed, bulk.summary, stats, options.settle_window, in_facts)
+    _record_nixflex_answer(
+        conn, campaign, landed, bulk.summary, stats, options.settle_window, in_facts
+    )
     return True
 
 
@@ -335,27 +337,13 @@ def _write_nixflex(
 ) -> None:
     """Load a campaign the careful parser read (an answer that is not plain): the same
     road as a plain answer, from the parsed records."""
-    privacy = options.privacy
-    rows = [
-        nixflex_bulk.recipient_row(
-            c.campaign_id,
-            privacy.phone(r.phone),
-            r.status,
-            r.twilio_sid,
-            r.error_message,
-            privacy.rendered(r.rendered_message),
-            None if privacy.variables(r.variables) is None else json.dumps(r.variables).encode(),
-            r.sent_at,
-            landed.fetched_at,
-        )
-        for r in c.recipients
-    ]
+    rows = recipient_rows.from_records(c, landed.fetched_at, options.privacy)
     in_facts = _copy_recipients(conn, c.campaign_id, rows, landed.fetched_at)
-    summary = nixflex_bulk.summarize(rows)
-    _store(conn, c, landed, summary, stats, options.settle_window, in_facts)
+    summary = recipient_rows.summarize(rows)
+    _record_nixflex_answer(conn, c, landed, summary, stats, options.settle_window, in_facts)
 
 
-def _store(
+def _record_nixflex_answer(
     conn: Connection,
     campaign: NixflexCampaign,
     landed: _Landed,
@@ -365,7 +353,7 @@ def _store(
     in_facts: bool,
 ) -> None:
     """The facts (already copied in when ``in_facts``, else merged from the staging table:
-    only real changes are written, and the recipients this answer no longer lists are
+    only real changes are written, and the recipients this answer does not list are
     marked missing), the dim row and the settlement."""
     changed = recipients.recipients if in_facts else _merge_staged(conn, campaign, landed)
     stats.recipients_seen += recipients.recipients
@@ -450,7 +438,7 @@ def _upsert_nixflex_dim(
 END_OF_TIME = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
 
 
-def _later(at: datetime, by: timedelta) -> datetime:
+def _add_capped(at: datetime, by: timedelta) -> datetime:
     """``at + by``, or ``END_OF_TIME`` when a vendor's date is that close to year 9999."""
     try:
         return min(at + by, END_OF_TIME)
@@ -472,9 +460,9 @@ def _settle(
     """Record whether the campaign is final and when it settles, from the data just loaded:
     a final one ``settle_window`` after its last message; one that is not final
     ``settle_window`` after its last change (``load/settle_campaign.sql``)."""
-    settles_at = _later(last_sent, settle_window) if final and last_sent else None
+    settles_at = _add_capped(last_sent, settle_window) if final and last_sent else None
     if final and settles_at is None:  # final with no sending time at all: settles from now
-        settles_at = _later(landed.fetched_at, settle_window)
+        settles_at = _add_capped(landed.fetched_at, settle_window)
     conn.execute(
         text(sqlfiles.read("load/settle_campaign.sql")),
         {
@@ -493,7 +481,7 @@ def _settle(
     )
 
 
-_COPY = f"copy {{table}} ({', '.join(nixflex_bulk.COPY_COLUMNS)}) from stdin (format binary)"
+_COPY = f"copy {{table}} ({', '.join(recipient_rows.COPY_COLUMNS)}) from stdin (format binary)"
 # Binary COPY carries no type per field: the server reads each field as its column's type,
 # and psycopg picks each field's binary form from its Python type (str → text, aware
 # datetime → timestamptz, bytes → as they are: `variables` is already in jsonb's binary
@@ -501,7 +489,10 @@ _COPY = f"copy {{table}} ({', '.join(nixflex_bulk.COPY_COLUMNS)}) from stdin (fo
 
 
 def _copy_recipients(
-    conn: Connection, campaign_id: str, rows: list[RecipientRow], observed_at: datetime
+    conn: Connection,
+    campaign_id: str,
+    rows: list[recipient_rows.RecipientRow],
+    observed_at: datetime,
 ) -> bool:
     """COPY a campaign's recipients: straight into the facts when the warehouse has never
     held a recipient of the campaign and no later answer of it was loaded (returns True),

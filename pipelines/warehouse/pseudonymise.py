@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, text
 
-from pipelines.privacy import AS_RECEIVED_SETTING, PSEUDONYM, Privacy
 from pipelines.warehouse import sqlfiles
+from pipelines.warehouse.privacy import AS_RECEIVED_SETTING, PSEUDONYM, Privacy
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, text
 
-from pipelines.vendors.fields import Brief
+from pipelines.vendors.fields import ShortRepr
 from pipelines.vendors.records import UNREADABLE_BODY, Rejected
 from pipelines.warehouse import sqlfiles
 
@@ -43,7 +43,7 @@ def storable_text(value: str) -> str:
 
 # What is left of an item below 200 levels: as text, itself cut at 50 levels (repr would
 # recurse as deep as the item goes, and raise RecursionError).
-_DEEP_REST = Brief(levels=50, width=1_000, items=100).repr
+_DEEP_REST = ShortRepr(levels=50, width=1_000, items=100).repr
 
 
 def _storable(value: Any, depth: int = 0) -> Any:

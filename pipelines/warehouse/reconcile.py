@@ -11,7 +11,7 @@ compares with what ``sms`` holds:
 - SMSFactor: the status and counters of the campaign's latest snapshot in
   ``sms.fact_campaign_counters`` equal the answer's.
 
-A late, older answer, a merge that kept a recipient the vendor no longer lists, or a salt
+A late, older answer, a merge that kept a recipient the vendor stopped listing, or a salt
 switch that doubled recipients all show here. Parsing a whole answer costs about as much as
 loading it, so the check reads a random sample of at most ``sample`` campaigns in scope
 and says how many it read. A campaign whose answer was pruned from raw (retention) is

@@ -22,10 +22,10 @@ from enum import StrEnum
 
 from sqlalchemy import Engine, text
 
-from pipelines.privacy import AS_RECEIVED, Privacy
 from pipelines.warehouse import sqlfiles
 from pipelines.warehouse.lanes import load_pending, one_load_at_a_time
 from pipelines.warehouse.loader import SETTLE_WINDOW, LoadStats
+from pipelines.warehouse.privacy import AS_RECEIVED, Privacy
 
 PROVIDERS = ("nixflex", "smsfactor")
 

@@ -10,7 +10,7 @@ after a deleted month that pointed at its bytes (``duplicate_of``) get those byt
 What it costs: the facts stay, but what they were read from is gone, so ``make replay``
 (scope ``all``) refuses once a month has been deleted (``raw.pruned_month`` lists them), and
 a parser fix can only be applied to quarantined answers still kept. ``raw.quarantine`` rows
-stay (their reason and item), though ``make raw-body`` no longer finds their answer.
+stay (their reason and item), though ``make raw-body`` cannot find their answer.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 -- campaign whose last reported counts differ from the counts recomputed from its recipients
 -- (sms.campaign_delivery applies the documented rule). Both come from the campaign's latest
 -- answer: the reported counts are its own (sms.dim_campaign), and the recipients counted
--- are the ones it lists (sms.fact_recipient_delivery leaves out those it no longer lists).
+-- are the ones it lists (sms.fact_recipient_delivery leaves out those it does not list).
 -- No rows = pass. Severity: ERROR.
 -- Scope: :since NULL checks every campaign; a time checks only the campaigns loaded since
 -- then (sms.campaign_poll_state.last_loaded_at), as after a sync. In psql: \set since null

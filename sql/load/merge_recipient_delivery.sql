@@ -9,10 +9,10 @@
 --   * A held recipient is updated only when this answer is newer than its last observation
 --     (see insert_status_transitions.sql), and then only when something really changed or
 --     the row is marked missing (its last observation must move). Its last_observed_at
---     becomes this answer's time. Listed by the newest answer, it is no longer missing;
+--     becomes this answer's time. Listed by the newest answer, it is not missing;
 --     listed only by an older answer after it went missing, it is missing since the latest.
 -- A row's status_changed_at and first_status stay NULL until its status first changes
--- (migration 0021). Returns how many recipients were new.
+-- (docs/data-model.md). Returns how many recipients were new.
 with merged as (
     insert into sms.recipient_delivery as f (
         campaign_id, phone, status, delivery_bucket, twilio_sid, error_message,

@@ -6,7 +6,7 @@
 -- none). A campaign that is not final settles anyway :settle_window after the latest of its
 -- last change, its last message (or schedule) and when it was first seen: one the vendor
 -- never calls final (a Nixflex `done` with recipients still pending, an undocumented
--- SMSFactor status) is then no longer re-read every hour for ever (docs/polling.md).
+-- SMSFactor status) is then not re-read every hour for ever (docs/polling.md).
 -- Capped at :end_of_time (loader.END_OF_TIME), the last instant every session can read back.
 insert into sms.campaign_poll_state as s (
     provider, campaign_id, account, created_at, first_seen_at, last_changed_at, is_final,

@@ -3,7 +3,7 @@
 -- observation's time). A session-local scratch table, emptied at each commit, filled by a
 -- binary COPY.
 create temp table if not exists stage_recipient (
-    campaign_id       text collate "C" not null,  -- as in the facts (migration 0018)
+    campaign_id       text collate "C" not null,  -- as in the facts
     phone             text collate "C" not null,
     status            text not null,
     delivery_bucket   text not null,
