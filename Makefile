@@ -5,7 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-export DAGSTER_HOME := $(CURDIR)/.dagster
+# The Dagster instance: yours when DAGSTER_HOME is set (environment or command line), else
+# .dagster/ here, so runs of `make sync` show in `make dev`. Dagster wants an absolute path.
+DEFAULT_DAGSTER_HOME := $(CURDIR)/.dagster
+DAGSTER_HOME ?= $(DEFAULT_DAGSTER_HOME)
+override DAGSTER_HOME := $(abspath $(DAGSTER_HOME))
+export DAGSTER_HOME
 export PYTHONUNBUFFERED := 1
 
 .PHONY: install demo dev dev-demo sync checks replay test browser lint format psql raw-body simulator clean lock bench-polling bench-load bench-plans bench-scale prod-like
@@ -21,10 +26,17 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $@
 
 # The local instance's config (pools, run monitoring, the run launcher that tells a dead run's
-# process): one file, also the one the tests use.
+# process): one file, also the one the tests use. The default home's copy follows that file;
+# a DAGSTER_HOME of your own gets it only when it has no dagster.yaml (never overwritten).
+ifeq ($(DAGSTER_HOME),$(DEFAULT_DAGSTER_HOME))
 $(DAGSTER_HOME)/dagster.yaml: pipelines/local_dagster.yaml
 	@mkdir -p $(DAGSTER_HOME)
 	@cp $< $@
+else
+$(DAGSTER_HOME)/dagster.yaml: | pipelines/local_dagster.yaml
+	@mkdir -p $(DAGSTER_HOME)
+	@test -e $@ || cp pipelines/local_dagster.yaml $@
+endif
 
 demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## simulator + embedded warehouse + one full sync + summary
 	@$(PY) -m pipelines.cli demo

@@ -1,7 +1,7 @@
 """The documented counting rules, in one place (no Dagster, no SQL).
 
 Nixflex documents its counts as "computed from per-recipient status, never from cached
-fields" (seed page ``nixflex-get-sms-campaign.txt``): delivered ← delivered; failed ←
+fields" (docs/vendors.md): delivered ← delivered; failed ←
 failed, undelivered and **sent** (handed to the carrier, never confirmed: a soft failure);
 pending ← pending, queued; total ← all. A status the vendor does not document is put in
 its own ``unknown`` bucket: it still counts in the total and a check reports it.

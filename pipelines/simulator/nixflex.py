@@ -1,6 +1,7 @@
 """The simulated Nixflex API: campaign plans, their state at time t, and pure request handling.
 
-Shapes follow the seed page (``GET /v1/sms/campaigns/{id}``) and the documented list endpoint.
+Shapes follow the vendor's documented get (``GET /v1/sms/campaigns/{id}``) and list endpoints
+(docs/vendors.md).
 A campaign keeps only its small static plan; its recipients are regenerated on demand from two
 dedicated generators (``…:timeline`` for timing and outcome, ``…:recipients`` for phones, names
 and SIDs) and kept in a bounded LRU cache. Final outcomes are tallied in the plan, so a settled

@@ -1,6 +1,6 @@
 """The simulated SMSFactor API: campaign plans, counters at time t, and pure request handling.
 
-Shapes follow the seed page (``GET /campaign/{id}``) and the documented history endpoint:
+Shapes follow the vendor's documented ``GET /campaign/{id}`` and history endpoint (docs/vendors.md):
 ``campaign`` is an array of one, every campaign number is a string, dates are Europe/Paris
 wall-clock ``Y-m-d H:i:s``, errors come in the body (HTTP 200 except for authentication), and
 XML is the default format: JSON only when ``Accept`` mentions json. Paths are relative to the
