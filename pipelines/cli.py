@@ -22,6 +22,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance, ExecuteInProcessResult, JobDefinition
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_PORT = 8765
@@ -60,30 +64,45 @@ def run_sync(job_name: str = "full_sync", ops: dict[str, object] | None = None) 
     import dagster as dg
 
     from pipelines.definitions import build_definitions
-    from pipelines.pools import PoolWaitTimeout, claimed_pools, pool_claims, pool_wait_from_env
-    from pipelines.runs import reclaim_stale_runs, worker_tags
+    from pipelines.pools import PoolWaitTimeout
+    from pipelines.runs import reclaim_stale_runs
 
-    defs = build_definitions()
-    job = defs.resolve_job_def(job_name)
+    job = build_definitions().resolve_job_def(job_name)
     local = bool(os.environ.get("DAGSTER_HOME"))
     instance = dg.DagsterInstance.get() if local else dg.DagsterInstance.ephemeral()
-    run_id = str(uuid.uuid4())
     with instance:
         reclaim_stale_runs(instance)
         try:
-            with claimed_pools(instance, pool_claims(job), run_id, pool_wait_from_env()):
-                result = job.execute_in_process(
-                    instance=instance,
-                    raise_on_error=False,
-                    run_id=run_id,
-                    tags=worker_tags(),
-                    run_config={
-                        "loggers": {"console": {"config": {"log_level": "INFO"}}},
-                        **({"ops": ops} if ops else {}),
-                    },
-                )
+            result = _execute_with_pools(job, instance, ops)
         except PoolWaitTimeout as timeout:
             return SyncOutcome(False, [], not_started=f"{job_name} did not start: {timeout}")
+    return _sync_outcome(result)
+
+
+def _execute_with_pools(
+    job: JobDefinition, instance: DagsterInstance, ops: dict[str, object] | None
+) -> ExecuteInProcessResult:
+    """Run the job in this process once its pools are claimed (``PoolWaitTimeout`` when a
+    pool stays busy for ``SYNC_POOL_WAIT_MINUTES``)."""
+    from pipelines.pools import claimed_pools, pool_claims, pool_wait_from_env
+    from pipelines.runs import worker_tags
+
+    run_id = str(uuid.uuid4())
+    with claimed_pools(instance, pool_claims(job), run_id, pool_wait_from_env()):
+        return job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_id=run_id,
+            tags=worker_tags(),
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "INFO"}}},
+                **({"ops": ops} if ops else {}),
+            },
+        )
+
+
+def _sync_outcome(result: ExecuteInProcessResult) -> SyncOutcome:
+    """The run's success, its check results (sorted by asset and name) and its failed steps."""
     checks = [
         CheckLine(
             asset="/".join(e.asset_key.path),

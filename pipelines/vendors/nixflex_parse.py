@@ -128,6 +128,20 @@ def parse_campaign(payload: Any) -> NixflexCampaign:
     listed in ``rejected`` (the first occurrence of a phone is the one loaded).
     """
     doc = _require_object(payload, "campaign")
+    recipients_raw = _whole_recipient_list(doc)
+    header = _campaign_header(doc)
+    campaign_id = header["campaign_id"]
+    recipients, rejected = _read_recipients(recipients_raw, campaign_id)
+    notes = fields.unknown_fields([doc], CAMPAIGN_FIELDS, campaign_id, "campaign")
+    notes += fields.unknown_fields(recipients_raw, RECIPIENT_FIELDS, campaign_id, "recipients")
+    return NixflexCampaign(
+        **header, recipients=tuple(recipients), rejected=tuple(rejected), notes=tuple(notes)
+    )
+
+
+def _whole_recipient_list(doc: dict[str, Any]) -> list[Any]:
+    """The campaign's recipients as listed; ``Unreadable`` for the older shape, a
+    ``recipients`` that is not a list, or one that looks like a page of many."""
     if _is_legacy(doc):
         raise Unreadable(
             UNKNOWN_SHAPE,
@@ -144,6 +158,12 @@ def parse_campaign(payload: Any) -> NixflexCampaign:
             f"campaign: the recipients look paged ({', '.join(paging)}): one page counted as "
             "the campaign would miscount it",
         )
+    return recipients_raw
+
+
+def _campaign_header(doc: dict[str, Any]) -> dict[str, Any]:
+    """The campaign's own fields, as ``NixflexCampaign`` keywords; ``Unreadable`` when one
+    of them cannot be read."""
     try:
         campaign_id = fields.identifier(doc, "campaign_id")
         counts = {
@@ -158,7 +178,28 @@ def parse_campaign(payload: Any) -> NixflexCampaign:
         }
     except ItemProblem as exc:
         raise Unreadable(UNKNOWN_SHAPE, f"campaign: {exc}") from exc
+    return {
+        "campaign_id": campaign_id,
+        "name": header["name"],
+        "agent_id": header["agent_id"],
+        "sender": header["from_number"],
+        "message_text": header["message_template"],
+        "status": header["status"],
+        "source": header["source"],
+        "scheduled_at": scheduled_at,
+        "created_at": created_at,
+        "reported_total": counts["total"],
+        "reported_delivered": counts["delivered"],
+        "reported_failed": counts["failed"],
+        "reported_pending": counts["pending"],
+    }
 
+
+def _read_recipients(
+    recipients_raw: list[Any], campaign_id: str
+) -> tuple[list[NixflexRecipient], list[Rejected]]:
+    """The recipients that can be counted, each phone once (its first occurrence), and the
+    rejected ones: unreadable, or a phone listed again."""
     recipients: list[NixflexRecipient] = []
     rejected: list[Rejected] = []
     seen: set[str] = set()
@@ -182,27 +223,7 @@ def parse_campaign(payload: Any) -> NixflexCampaign:
             continue
         seen.add(recipient.phone)
         recipients.append(recipient)
-
-    notes = fields.unknown_fields([doc], CAMPAIGN_FIELDS, campaign_id, "campaign")
-    notes += fields.unknown_fields(recipients_raw, RECIPIENT_FIELDS, campaign_id, "recipients")
-    return NixflexCampaign(
-        campaign_id=campaign_id,
-        name=header["name"],
-        agent_id=header["agent_id"],
-        sender=header["from_number"],
-        message_text=header["message_template"],
-        status=header["status"],
-        source=header["source"],
-        scheduled_at=scheduled_at,
-        created_at=created_at,
-        reported_total=counts["total"],
-        reported_delivered=counts["delivered"],
-        reported_failed=counts["failed"],
-        reported_pending=counts["pending"],
-        recipients=tuple(recipients),
-        rejected=tuple(rejected),
-        notes=tuple(notes),
-    )
+    return recipients, rejected
 
 
 def parse_summary(item: Any) -> NixflexSummary:

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from pipelines.warehouse import sqlfiles
+
 
 @dataclass(frozen=True)
 class Column:
@@ -20,12 +22,7 @@ def columns(engine: Engine, schema: str, relation: str) -> list[Column]:
     """Columns in order, with their ``COMMENT ON`` text when there is one."""
     with engine.connect() as conn:
         rows = conn.execute(
-            text("""
-            select a.attname as name, format_type(a.atttypid, a.atttypmod) as type,
-                   col_description(a.attrelid, a.attnum) as description
-            from pg_attribute a
-            where a.attrelid = to_regclass(:qualified) and a.attnum > 0 and not a.attisdropped
-            order by a.attnum"""),
+            text(sqlfiles.read("introspect/columns.sql")),
             {"qualified": f"{schema}.{relation}"},
         ).all()
     return [Column(r.name, r.type, r.description) for r in rows]

@@ -30,12 +30,14 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Row, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from pipelines.warehouse import sqlfiles
@@ -135,16 +137,55 @@ def _load_pending(
     options: LoadOptions,
     processes: int | None,
 ) -> LoadStats:
-    # What sms already holds is brought to the privacy setting before anything is loaded.
-    bring_to_setting(engine, options.privacy, progress)
-    made = ensure_partitions(engine)
-    if made and progress:
-        progress(f"made {made} month partitions ahead of time")
-    total = record_unchanged(engine, provider)
+    total = _prepare_load(engine, provider, progress, options)
     with engine.connect() as conn:
         pending = conn.execute(
             text(sqlfiles.read("load/pending_answers.sql")), {"provider": provider}
         ).all()
+    plan = _plan_lanes(pending, processes)
+    if progress and total.responses_unchanged:
+        progress(f"{total.responses_unchanged} answers unchanged since the last load: recorded")
+    if progress and pending:
+        loaders = f"{plan.helpers + 1} processes" if plan.helpers else "1 process"
+        progress(f"loading {len(pending)} answers: {len(plan.todo)} lanes, {loaders}")
+    lanes = _LaneQueue(plan.todo, total, len(pending) + total.responses_loaded, progress)
+
+    def here(lane: list[int]) -> LoadStats:
+        return load_answers(engine, lane, options)
+
+    if plan.helpers:
+        _load_with_helpers(engine, lanes, plan.helpers, options, here)
+    else:
+        lanes.run(here)
+    return total
+
+
+def _prepare_load(
+    engine: Engine,
+    provider: str | None,
+    progress: Callable[[str], None] | None,
+    options: LoadOptions,
+) -> LoadStats:
+    """Bring what sms already holds to the privacy setting, make the month partitions ahead
+    of time and record the unchanged answers at once; the load's stats so far."""
+    bring_to_setting(engine, options.privacy, progress)
+    made = ensure_partitions(engine)
+    if made and progress:
+        progress(f"made {made} month partitions ahead of time")
+    return record_unchanged(engine, provider)
+
+
+@dataclass(frozen=True)
+class _LanePlan:
+    """The lanes to load, longest first, and how many helper processes load beside this one."""
+
+    todo: deque[list[int]]
+    helpers: int
+
+
+def _plan_lanes(pending: Sequence[Row[Any]], processes: int | None) -> _LanePlan:
+    """One lane per Nixflex campaign's details, one for every other answer; helpers only for
+    a large load, never more loaders than lanes."""
     lanes: dict[str, list[int]] = {}
     for row in pending:
         per_campaign = row.provider == "nixflex" and row.endpoint == "campaign.get"
@@ -155,49 +196,58 @@ def _load_pending(
     wanted = default_processes() if processes is None else max(1, processes)
     large = sum(row.body_bytes or 0 for row in pending) >= PARALLEL_FROM_BYTES
     helpers = min(wanted, len(todo)) - 1 if large else 0
-    if progress and total.responses_unchanged:
-        progress(f"{total.responses_unchanged} answers unchanged since the last load: recorded")
-    if progress and pending:
-        loaders = f"{helpers + 1} processes" if helpers else "1 process"
-        progress(f"loading {len(pending)} answers: {len(todo)} lanes, {loaders}")
-    expected = len(pending) + total.responses_loaded
+    return _LanePlan(todo, helpers)
 
-    lock = threading.Lock()
-    failed = threading.Event()
 
-    def take() -> list[int] | None:
+@dataclass
+class _LaneQueue:
+    """The lanes left to load and the load's running stats, shared by every loader thread;
+    ``progress`` gets a line every 50 answers and once ``expected`` are done."""
+
+    todo: deque[list[int]]
+    total: LoadStats
+    expected: int
+    progress: Callable[[str], None] | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    failed: threading.Event = field(default_factory=threading.Event)
+
+    def take(self) -> list[int] | None:
         try:
-            return None if failed.is_set() else todo.popleft()  # deque: thread-safe
+            return None if self.failed.is_set() else self.todo.popleft()  # deque: thread-safe
         except IndexError:
             return None
 
-    def record(stats: LoadStats) -> None:
-        with lock:
+    def record(self, stats: LoadStats) -> None:
+        total = self.total
+        with self.lock:
             before = total.responses_loaded + total.responses_quarantined
             total.add(stats)
             done = total.responses_loaded + total.responses_quarantined
-            if progress and (done // 50 > before // 50 or done == expected):
-                progress(
-                    f"loaded {done}/{expected} answers ({total.campaigns} campaigns, "
+            if self.progress and (done // 50 > before // 50 or done == self.expected):
+                self.progress(
+                    f"loaded {done}/{self.expected} answers ({total.campaigns} campaigns, "
                     f"{total.recipients_seen:,} recipients, "
                     f"{total.recipient_changes:,} recipient changes)"
                 )
 
-    def run(load: Callable[[list[int]], LoadStats]) -> None:
+    def run(self, load: Callable[[list[int]], LoadStats]) -> None:
+        """Load lanes until none is left or a loader failed."""
         try:
-            while (lane := take()) is not None:
-                record(load(lane))
+            while (lane := self.take()) is not None:
+                self.record(load(lane))
         except BaseException:
-            failed.set()  # the others finish the answer they hold, then stop
+            self.failed.set()  # the others finish the answer they hold, then stop
             raise
 
-    def here(lane: list[int]) -> LoadStats:
-        return load_answers(engine, lane, options)
 
-    if not helpers:
-        run(here)
-        return total
-
+def _load_with_helpers(
+    engine: Engine,
+    lanes: _LaneQueue,
+    helpers: int,
+    options: LoadOptions,
+    here: Callable[[list[int]], LoadStats],
+) -> None:
+    """Load the lanes here and in ``helpers`` helper processes, each fed by a thread."""
     url = engine.url.render_as_string(hide_password=False)  # to the helpers only, by pipe
     pool = ProcessPoolExecutor(helpers, mp_context=multiprocessing.get_context("spawn"))
 
@@ -206,15 +256,14 @@ def _load_pending(
 
     try:
         with ThreadPoolExecutor(helpers, thread_name_prefix="load-helper") as feeders:
-            fed = [feeders.submit(run, there) for _ in range(helpers)]
-            run(here)
+            fed = [feeders.submit(lanes.run, there) for _ in range(helpers)]
+            lanes.run(here)
             for feeder in fed:
                 feeder.result()  # a helper's error is raised here, once every lane stopped
     finally:
         # No lane is left running; the helpers close their connections and exit on their
         # own (waiting for that would add ~0.1 s to every large load).
         pool.shutdown(wait=False)
-    return total
 
 
 def _load_in_helper(url: str, lane: list[int], options: LoadOptions) -> LoadStats:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, NestedTransaction, Row, text
 from sqlalchemy.exc import DataError, IntegrityError
 
 from pipelines.polling.policy import SETTLE_WINDOW
@@ -134,12 +134,7 @@ def load_answers(engine: Engine, response_ids: list[int], options: LoadOptions) 
 def _lock_pending(conn: Connection, response_id: int) -> _Landed | None:
     """Lock one pending answer (its metadata only: the body is read once it is needed)."""
     row = conn.execute(
-        text(
-            "select response_id, provider, endpoint, http_status, fetched_at, account, "
-            "campaign_id, content_hash from raw.vendor_response "
-            "where response_id = :id and load_status = 'pending' for update skip locked"
-        ),
-        {"id": response_id},
+        text(sqlfiles.read("load/lock_pending_answer.sql")), {"id": response_id}
     ).one_or_none()
     return None if row is None else _Landed(**row._mapping)
 
@@ -169,58 +164,86 @@ def _unchanged_since(conn: Connection, landed: _Landed) -> int | None:
 
 def _mark_loaded(conn: Connection, landed: _Landed, note: str | None) -> None:
     conn.execute(
-        text(
-            "update raw.vendor_response set load_status = 'loaded', loaded_at = now(), "
-            "load_note = :note where response_id = :id"
-        ),
-        {"id": landed.response_id, "note": note},
+        text(sqlfiles.read("load/mark_loaded.sql")), {"id": landed.response_id, "note": note}
     )
 
 
 def _load_one(conn: Connection, landed: _Landed, stats: LoadStats, options: LoadOptions) -> None:
     same_as = _unchanged_since(conn, landed)
     if same_as is not None:
-        # Same bytes as an answer already loaded: the facts cannot differ. Record the poll,
-        # skip the parse and the merge.
-        conn.execute(
-            text(sqlfiles.read("load/touch_dim_campaign.sql")),
-            {
-                "provider": landed.provider,
-                "campaign_id": landed.campaign_id,
-                "observed_at": landed.fetched_at,
-            },
-        )
-        _mark_loaded(conn, landed, f"unchanged: same bytes as answer {same_as}, not re-read")
-        stats.responses_loaded += 1
-        stats.responses_unchanged += 1
+        _record_unchanged_poll(conn, landed, same_as, stats)
         return
+    rejected = _read_and_write_or_quarantine(conn, landed, stats, options)
+    if rejected is not None:
+        _mark_loaded_with_items(conn, landed, rejected, stats)
+
+
+def _record_unchanged_poll(
+    conn: Connection, landed: _Landed, same_as: int, stats: LoadStats
+) -> None:
+    """Same bytes as an answer already loaded: the facts cannot differ. Record the poll,
+    skip the parse and the merge."""
+    conn.execute(
+        text(sqlfiles.read("load/touch_dim_campaign.sql")),
+        {
+            "provider": landed.provider,
+            "campaign_id": landed.campaign_id,
+            "observed_at": landed.fetched_at,
+        },
+    )
+    _mark_loaded(conn, landed, f"unchanged: same bytes as answer {same_as}, not re-read")
+    stats.responses_loaded += 1
+    stats.responses_unchanged += 1
+
+
+def _read_and_write_or_quarantine(
+    conn: Connection, landed: _Landed, stats: LoadStats, options: LoadOptions
+) -> list[Rejected] | None:
+    """Read the answer and write its facts; the items it rejected, or None when the whole
+    answer is quarantined instead (its facts rolled back)."""
     savepoint = conn.begin_nested()
     try:
         rejected = _read_and_write(conn, landed, stats, options)
     except Unreadable as exc:
-        savepoint.rollback()
-        quarantine.quarantine_response(conn, landed, exc.kind, exc.reason)
-        stats.responses_quarantined += 1
-        return
+        _quarantine_whole(conn, savepoint, landed, stats, exc.kind, exc.reason)
+        return None
     except (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError) as exc:
         # The warehouse refused a value (e.g. a NUL character): keep the answer, say why.
         # COPY runs on the driver's own cursor, so its errors come unwrapped by SQLAlchemy.
-        savepoint.rollback()
         cause = getattr(exc, "orig", None) or exc
         reason = f"the warehouse refused this answer: {str(cause).splitlines()[0]}"
-        quarantine.quarantine_response(conn, landed, "rejected_by_warehouse", reason)
-        stats.responses_quarantined += 1
-        return
+        _quarantine_whole(conn, savepoint, landed, stats, "rejected_by_warehouse", reason)
+        return None
     except _READER_FAILURES as exc:
         # The readers turn bad input into Unreadable or rejected items; anything else they
         # raise on an answer is a reader bug that this answer shows. Keep the answer (a
         # replay applies the fix) and let the rest of the load go on.
-        savepoint.rollback()
         reason = f"the reader failed on this answer: {type(exc).__name__}: {exc}"[:2000]
-        quarantine.quarantine_response(conn, landed, READER_ERROR, reason)
-        stats.responses_quarantined += 1
-        return
+        _quarantine_whole(conn, savepoint, landed, stats, READER_ERROR, reason)
+        return None
     savepoint.commit()
+    return rejected
+
+
+def _quarantine_whole(
+    conn: Connection,
+    savepoint: NestedTransaction,
+    landed: _Landed,
+    stats: LoadStats,
+    kind: str,
+    reason: str,
+) -> None:
+    """Roll back what the answer wrote and quarantine the answer, saying why."""
+    savepoint.rollback()
+    quarantine.quarantine_response(conn, landed, kind, reason)
+    stats.responses_quarantined += 1
+
+
+def _mark_loaded_with_items(
+    conn: Connection, landed: _Landed, rejected: list[Rejected], stats: LoadStats
+) -> None:
+    """Quarantine the rejected items and mark the answer loaded, its note saying what was
+    quarantined or noted."""
     quarantine.quarantine_items(conn, landed, rejected)
     flagged = sum(r.kind in NOTE_KINDS for r in rejected)
     stats.items_quarantined += len(rejected) - flagged
@@ -512,10 +535,7 @@ def _copy_recipients(
 
 
 def _first_sight(conn: Connection, campaign_id: str) -> bool:
-    held = conn.execute(
-        text("select 1 from sms.recipient_delivery where campaign_id = :c limit 1"),
-        {"c": campaign_id},
-    ).first()
+    held = conn.execute(text(sqlfiles.read("load/campaign_held.sql")), {"c": campaign_id}).first()
     return held is None
 
 
@@ -533,8 +553,31 @@ def _write_smsfactor(
     stats: LoadStats,
     settle_window: timedelta,
 ) -> None:
-    observed_at = landed.fetched_at
+    """One campaign of an SMSFactor page: its dim row, a counter snapshot when the counters
+    moved, and its settlement."""
     sent = c.status not in _NOT_SENT_STATUSES
+    _upsert_smsfactor_dim(conn, c, landed, sent)
+    snapshot = _insert_smsfactor_counters(conn, c, landed.fetched_at)
+    stats.campaigns += 1
+    stats.counter_snapshots += snapshot.inserted
+    final = c.status in SMSFACTOR_FINAL_STATUSES
+    last_sent = _smsfactor_last_sent(c, snapshot, landed.fetched_at, sent)
+    _settle(
+        conn,
+        "smsfactor",
+        c.campaign_id,
+        c.created_at,
+        landed,
+        final,
+        last_sent,
+        snapshot.inserted,
+        settle_window,
+    )
+
+
+def _upsert_smsfactor_dim(
+    conn: Connection, c: SmsFactorCampaign, landed: _Landed, sent: bool
+) -> None:
     conn.execute(
         text(sqlfiles.read("load/upsert_dim_campaign.sql")),
         {
@@ -552,11 +595,18 @@ def _write_smsfactor(
             "reported_delivered": c.delivered,
             "reported_failed": None,
             "reported_pending": None,
-            "observed_at": observed_at,
+            "observed_at": landed.fetched_at,
             "account": landed.account,
         },
     )
-    snapshot = conn.execute(
+
+
+def _insert_smsfactor_counters(
+    conn: Connection, c: SmsFactorCampaign, observed_at: datetime
+) -> Row[Any]:
+    """Snapshot the campaign's counters (``load/insert_campaign_counters.sql``): whether a
+    snapshot was inserted, the delivery moved, and this is the campaign's first sight."""
+    return conn.execute(
         text(sqlfiles.read("load/insert_campaign_counters.sql")),
         {
             "campaign_id": c.campaign_id,
@@ -573,25 +623,20 @@ def _write_smsfactor(
             "cost": c.cost,
         },
     ).one()
-    stats.campaigns += 1
-    stats.counter_snapshots += snapshot.inserted
-    final = c.status in SMSFACTOR_FINAL_STATUSES
-    # The date shown is the send date asked for: a campaign held in moderation sends on
-    # release, later. Counters that moved since the last read, or messages still pending
-    # when first seen, mean messages still move: settlement counts from this read.
+
+
+def _smsfactor_last_sent(
+    c: SmsFactorCampaign, snapshot: Row[Any], observed_at: datetime, sent: bool
+) -> datetime | None:
+    """When the campaign last sent, as far as settlement counts.
+
+    The date shown is the send date asked for: a campaign held in moderation sends on
+    release, later. Counters that moved since the last read, or messages still pending
+    when first seen, mean messages still move: settlement counts from this read.
+    """
     last_sent = c.send_date or c.created_at
     pending = c.total - c.delivered - c.error - c.expired - c.network_error - c.npai
     moving = snapshot.delivery_moved or (snapshot.first_sight and sent and pending > 0)
     if moving and (last_sent is None or last_sent < observed_at):
         last_sent = observed_at
-    _settle(
-        conn,
-        "smsfactor",
-        c.campaign_id,
-        c.created_at,
-        landed,
-        final,
-        last_sent,
-        snapshot.inserted,
-        settle_window,
-    )
+    return last_sent

@@ -70,18 +70,11 @@ def quarantine_response(conn: Connection, answer: Answer, kind: str, reason: str
     detail that could not be read is fetched again by the next sync."""
     reason = storable_text(reason)
     conn.execute(
-        text(
-            "insert into raw.quarantine (response_id, provider, campaign_id, kind, reason) "
-            "select response_id, provider, campaign_id, :kind, :reason "
-            "from raw.vendor_response where response_id = :id"
-        ),
+        text(sqlfiles.read("quarantine/insert_answer.sql")),
         {"id": answer.response_id, "kind": kind, "reason": reason},
     )
     conn.execute(
-        text(
-            "update raw.vendor_response set load_status = 'quarantined', loaded_at = now(), "
-            "load_note = :reason where response_id = :id"
-        ),
+        text(sqlfiles.read("quarantine/mark_quarantined.sql")),
         {"id": answer.response_id, "reason": f"{kind}: {reason}"},
     )
     if kind == UNREADABLE_BODY and answer.endpoint == "campaign.get" and answer.campaign_id:
@@ -98,12 +91,6 @@ def quarantine_response(conn: Connection, answer: Answer, kind: str, reason: str
     )
 
 
-_INSERT_ITEM = text("""
-insert into raw.quarantine (response_id, provider, campaign_id, kind, reason, item)
-values (:id, :provider, :campaign_id, :kind, :reason, cast(:item as jsonb))
-""")
-
-
 def quarantine_items(conn: Connection, answer: Answer, items: Iterable[Rejected]) -> None:
     """Keep the items set aside from (or noted about) an answer that loaded."""
     rows = [
@@ -118,4 +105,4 @@ def quarantine_items(conn: Connection, answer: Answer, items: Iterable[Rejected]
         for r in items
     ]
     if rows:
-        conn.execute(_INSERT_ITEM, rows)
+        conn.execute(text(sqlfiles.read("quarantine/insert_item.sql")), rows)
