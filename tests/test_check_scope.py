@@ -16,6 +16,7 @@ SCOPED = {
     "nixflex_counts_match_recipients",
     "nixflex_recipient_status_is_documented",
     "nixflex_recipient_is_unique",
+    "failure_reasons_are_categorised",
     "smsfactor_counters_within_total",
     "smsfactor_delivery_rate_matches",
 }

@@ -121,6 +121,15 @@ SQL_CHECKS: tuple[SqlCheck, ...] = (
         "was read within recheck_minutes plus one 15-minute sync cycle (one never read: "
         "first seen within that).",
     ),
+    SqlCheck(
+        "failure_reasons_are_categorised",
+        FACT_RECIPIENT_DELIVERY,
+        WARN,
+        False,
+        "Every failed Nixflex recipient's reason maps to a failure category "
+        "(sms.failure_category_map); the others count as 'other' and are listed with their "
+        "message counts.",
+    ),
 )
 
 
