@@ -1,4 +1,4 @@
-"""Failure categories (issue 17): sms.failure_category_map maps what each vendor reports to a
+"""Failure categories: sms.failure_category_map maps what each vendor reports to a
 category, sms.failures_by_category counts failed messages per category, and the WARN check
 failure_reasons_are_categorised lists the reasons nothing maps.
 

@@ -98,7 +98,7 @@ def test_the_view_files_make_the_views_the_migrations_made(
     assert scalar(with_views, "select count(*) from meta.view_definition") == len(discover_views())
     made_by_migrations, made_by_files = views_of(by_migrations), views_of(with_views)
     assert {r: made_by_files[r] for r in made_by_migrations} == made_by_migrations
-    # Views no migration ever made (the marts, issue 17) exist only in their files: exactly
+    # Views no migration ever made (the marts) exist only in their files: exactly
     # the files' views the migrations did not make, each applied after every view they did.
     files = discover_views()
     only_in_files = [v for v in files if v.relation not in made_by_migrations]
