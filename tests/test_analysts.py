@@ -5,6 +5,7 @@ facts, the analyst role kept out of raw data, and phone numbers pseudonymised on
 from __future__ import annotations
 
 import re
+import uuid
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from pipelines.warehouse.landing import land_now
 from pipelines.warehouse.lanes import load_pending
@@ -216,3 +217,32 @@ def test_pseudonymised_phones_join_across_campaigns_and_raw_keeps_the_real_ones(
         )
         == 2
     )  # the answers are kept as received, for replays
+
+
+def test_a_bi_login_made_as_the_guide_says_reads_sms_and_nothing_else(engine: Engine) -> None:
+    (block,) = re.findall(r"```postgresql\n(.*?)```", ANALYSTS_DOC.read_text(), flags=re.DOTALL)
+    login = f"bi_reader_{uuid.uuid4().hex[:8]}"
+    statements = [s for s in block.replace("bi_reader", login).split(";\n") if s.strip()]
+    with engine.begin() as conn:  # as the warehouse's owner
+        for statement in statements:
+            conn.execute(text(statement))
+    password = re.search(r"password '([^']+)'", block)
+    assert password
+    bi = create_engine(engine.url.set(username=login, password=password.group(1)))
+    try:
+        with bi.connect() as conn:
+            visible = conn.execute(text("select count(*) from sms.campaign_delivery"))
+            assert visible.scalar_one() == 0  # readable (the warehouse is empty)
+            assert conn.execute(text("show timezone")).scalar_one() == "UTC"
+            for forbidden in (
+                "select count(*) from raw.vendor_response",
+                "select count(*) from meta.sms_privacy",
+                "delete from sms.dim_campaign",
+            ):
+                with pytest.raises(DBAPIError):
+                    conn.execute(text(forbidden))
+                conn.rollback()
+    finally:
+        bi.dispose()
+        with engine.begin() as conn:
+            conn.execute(text(f'drop role "{login}"'))
