@@ -23,7 +23,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -140,3 +140,22 @@ def simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatorHandle]:
         monkeypatch.setenv("SMSFACTOR_BASE_URL", f"{base_url}/smsfactor")
         monkeypatch.setenv("SMSFACTOR_API_TOKEN", SMSFACTOR_DEMO_TOKEN)
         yield SimulatorHandle(sim, clock, base_url)
+
+
+@pytest.fixture
+def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Simulator, str]]:
+    """60 days of Nixflex and SMSFactor history, 3 campaigns each in flight at T0."""
+    clock = SimClock(start=T0)
+    monkeypatch.setattr(pipeline_clock, "utcnow", clock.now)
+    sim = Simulator(
+        seed=11,
+        nixflex_campaigns=30,
+        smsfactor_campaigns=30,
+        clock=clock,
+        anchor=T0,
+        active_campaigns=3,
+        history=timedelta(days=60),
+        nixflex_sizes=(20, 60),
+    )
+    with serve(sim) as base_url:
+        yield sim, base_url

@@ -21,8 +21,13 @@ T = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def nixflex_detail(
-    campaign_id: str, recipients: list[dict], at: datetime, body: bytes | None = None
+    campaign_id: str,
+    recipients: list[dict],
+    at: datetime,
+    body: bytes | None = None,
+    status: str = "running",
 ) -> RawResponse:
+    """A Nixflex campaign detail as the vendor serves it: its counts are its recipients'."""
     statuses = [BUCKET.get(r.get("status"), "unknown") for r in recipients]
     doc = {
         "campaign_id": campaign_id,
@@ -30,7 +35,7 @@ def nixflex_detail(
         "agent_id": "agent_1",
         "from_number": "+447446466847",
         "message_template": "Hi {{first_name}}",
-        "status": "running",
+        "status": status,
         "total_count": len(recipients),
         "delivered_count": statuses.count("delivered"),
         "failed_count": statuses.count("failed"),

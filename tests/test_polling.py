@@ -18,38 +18,16 @@ from sqlalchemy import Engine
 
 from pipelines.fetch import FetchReport, fetch_nixflex, fetch_smsfactor
 from pipelines.polling.policy import PollingPolicy
-from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, SimClock, Simulator, serve
+from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, Simulator
 from pipelines.vendors.nixflex_client import ListPage, NixflexClient
 from pipelines.vendors.ratelimit import RateLimiter
 from pipelines.vendors.smsfactor_client import SmsFactorClient
 from pipelines.warehouse.lanes import load_pending
-from tests.conftest import T0
 from tests.sync_helpers import checks_by_name, rows, run_full_sync, scalar
 
 pytestmark = pytest.mark.slow
 
 SMALL_PAGES = PollingPolicy(nixflex_page_size=5, smsfactor_page_size=5)
-
-
-@pytest.fixture
-def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Simulator, str]]:
-    """60 days of Nixflex and SMSFactor history, 3 campaigns each in flight at T0."""
-    from pipelines import clock as pipeline_clock
-
-    clock = SimClock(start=T0)
-    monkeypatch.setattr(pipeline_clock, "utcnow", clock.now)
-    sim = Simulator(
-        seed=11,
-        nixflex_campaigns=30,
-        smsfactor_campaigns=30,
-        clock=clock,
-        anchor=T0,
-        active_campaigns=3,
-        history=timedelta(days=60),
-        nixflex_sizes=(20, 60),
-    )
-    with serve(sim) as base_url:
-        yield sim, base_url
 
 
 def nixflex(base_url: str, http: httpx.Client, key: str = NIXFLEX_DEMO_KEY) -> NixflexClient:

@@ -8,7 +8,6 @@ counts the requests it matched), against the simulator's clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,14 +21,11 @@ from pipelines.simulator import (
     NIXFLEX_DEMO_KEY,
     SMSFACTOR_DEMO_TOKEN,
     Fault,
-    SimClock,
     Simulator,
-    serve,
 )
 from pipelines.vendors.nixflex_client import NixflexClient
 from pipelines.vendors.smsfactor_client import SmsFactorClient
 from pipelines.warehouse.lanes import load_pending
-from tests.conftest import T0
 from tests.sync_helpers import rows
 
 pytestmark = pytest.mark.slow
@@ -41,28 +37,6 @@ POLICY = PollingPolicy(
     nixflex_page_size=5, smsfactor_page_size=5, full_pass_every=timedelta(days=30)
 )
 COUNTER = 10_000  # a fault's uses: far more than any test makes
-
-
-@pytest.fixture
-def sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Simulator, str]]:
-    """60 days of campaigns of each vendor, 3 in flight at T0; the poller's clock is the
-    simulator's."""
-    from pipelines import clock as pipeline_clock
-
-    clock = SimClock(start=T0)
-    monkeypatch.setattr(pipeline_clock, "utcnow", clock.now)
-    simulator = Simulator(
-        seed=11,
-        nixflex_campaigns=30,
-        smsfactor_campaigns=30,
-        clock=clock,
-        anchor=T0,
-        active_campaigns=3,
-        history=timedelta(days=60),
-        nixflex_sizes=(20, 60),
-    )
-    with serve(simulator) as base_url:
-        yield simulator, base_url
 
 
 def _poll(provider: str, base_url: str, engine: Engine) -> Any:
@@ -111,9 +85,9 @@ def _expected(first_read_hours: int = 0) -> dict[int, int]:
 
 
 def test_a_nixflex_campaign_done_with_a_recipient_pending_for_ever_is_fetched_for_72h_only(
-    engine: Engine, sim: tuple[Simulator, str]
+    engine: Engine, account: tuple[Simulator, str]
 ) -> None:
-    simulator, base_url = sim
+    simulator, base_url = account
     victim = simulator.nixflex_campaign_ids()[-1]  # the oldest: sent weeks ago
 
     def done_but_one_pending(doc: dict[str, Any]) -> dict[str, Any]:
@@ -140,9 +114,9 @@ def test_a_nixflex_campaign_done_with_a_recipient_pending_for_ever_is_fetched_fo
 
 
 def test_an_smsfactor_campaign_with_status_1_is_fetched_for_72h_only(
-    engine: Engine, sim: tuple[Simulator, str]
+    engine: Engine, account: tuple[Simulator, str]
 ) -> None:
-    simulator, base_url = sim
+    simulator, base_url = account
     headers = {"Authorization": f"Bearer {SMSFACTOR_DEMO_TOKEN}", "Accept": "application/json"}
     with httpx.Client(base_url=f"{base_url}/smsfactor", headers=headers) as http:
         history = http.get("/campaigns", params={"length": 1000}).json()["campaigns"]
@@ -168,9 +142,9 @@ def test_an_smsfactor_campaign_with_status_1_is_fetched_for_72h_only(
 
 
 def test_a_list_page_jsonb_cannot_hold_does_not_stop_discovery(
-    engine: Engine, sim: tuple[Simulator, str]
+    engine: Engine, account: tuple[Simulator, str]
 ) -> None:
-    simulator, base_url = sim
+    simulator, base_url = account
     headers = {"Authorization": f"Bearer {NIXFLEX_DEMO_KEY}"}
     with httpx.Client(base_url=f"{base_url}/nixflex/v1", headers=headers) as http:
         listed = http.get("/sms/campaigns", params={"limit": 100}).json()["campaigns"]

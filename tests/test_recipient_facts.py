@@ -14,7 +14,6 @@ loader. The rules held to (docs/data-model.md, "Recipients"):
 from __future__ import annotations
 
 import itertools
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +31,7 @@ from pipelines.warehouse.lanes import load_pending
 from pipelines.warehouse.loader import LoadOptions, load_answers
 from tests.conftest import SimulatorHandle
 from tests.sync_helpers import BUCKET, checks_by_name, rows, run_full_sync, scalar
+from tests.test_loader import nixflex_detail
 
 T = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SENT = "2026-11-20T11:01:00Z"
@@ -41,35 +41,7 @@ SENT_AT = datetime(2026, 11, 20, 11, 1, tzinfo=UTC)
 def answer(
     campaign_id: str, recipients: list[dict], at: datetime, status: str = "running"
 ) -> RawResponse:
-    """A Nixflex campaign detail as the vendor serves it: its counts are its recipients'."""
-    buckets = [BUCKET.get(r["status"], "unknown") for r in recipients]
-    doc = {
-        "campaign_id": campaign_id,
-        "name": "November promotion",
-        "agent_id": "agent_1",
-        "from_number": "+447446466847",
-        "message_template": "Hi {{first_name}}",
-        "status": status,
-        "total_count": len(recipients),
-        "delivered_count": buckets.count("delivered"),
-        "failed_count": buckets.count("failed"),
-        "pending_count": buckets.count("pending"),
-        "source": "api",
-        "scheduled_at": None,
-        "created_at": "2026-11-20T11:00:00Z",
-        "recipients": recipients,
-    }
-    return RawResponse(
-        provider="nixflex",
-        endpoint="campaign.get",
-        path=f"/sms/campaigns/{campaign_id}",
-        params={},
-        http_status=200,
-        content_type="application/json",
-        body=json.dumps(doc).encode(),
-        fetched_at=at,
-        campaign_id=campaign_id,
-    )
+    return nixflex_detail(campaign_id, recipients, at, status=status)
 
 
 def person(
