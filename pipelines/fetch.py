@@ -124,7 +124,8 @@ class AccountPoll:
 
     def land_error(self, exc: VendorError) -> None:
         if exc.response is not None:
-            land_now(self.engine, exc.response, self.run_id)
+            # The client refused it as an error (SMSFactor's in-body errors on HTTP 200 too).
+            land_now(self.engine, exc.response, self.run_id, vendor_ok=False)
             with self.lock:
                 self.report.responses_landed += 1
 

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import Engine
 
 from pipelines.simulator import Fault
+from pipelines.vendors import nixflex_client, smsfactor_client
+from pipelines.vendors.errors import VendorError
 from pipelines.vendors.raw import RawResponse
 from pipelines.warehouse.checks import run_check
-from pipelines.warehouse.landing import vendor_said_ok
 from tests.conftest import T0, SimulatorHandle
 from tests.sync_helpers import checks_by_name, rows, run_full_sync, scalar
 
@@ -107,4 +108,13 @@ XML_ERROR = (
 def test_what_counts_as_the_vendor_saying_it_succeeded(
     provider: str, body: bytes, status: int, ok: bool
 ) -> None:
-    assert vendor_said_ok(_answer(provider, body, status)) is ok
+    """The client's verdict, which the landing records: an answer it refuses is landed
+    with vendor_ok false (pipelines/fetch.py), any other with true."""
+    decipher = {"nixflex": nixflex_client.decipher, "smsfactor": smsfactor_client.decipher}
+    try:
+        decipher[provider](_answer(provider, body, status))
+    except VendorError:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted is ok

@@ -129,15 +129,6 @@ def error_of(doc: dict[str, Any]) -> tuple[int | None, str] | None:
     return None
 
 
-def reports_error(body: bytes) -> bool:
-    """Whether an answer's body is an error answer (``error_of``), as SMSFactor sends them on
-    HTTP 200 too. A body that cannot be read is not one: the loader quarantines it."""
-    try:
-        return error_of(decode(body)) is not None
-    except Unreadable:
-        return False
-
-
 def _as_list(value: Any) -> list[Any]:
     if value is None or value == "":
         return []

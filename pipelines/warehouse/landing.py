@@ -6,12 +6,13 @@ import json
 
 from sqlalchemy import Connection, Engine, text
 
-from pipelines.vendors import smsfactor_parse
 from pipelines.vendors.raw import RawResponse
 from pipelines.warehouse import bodies, sqlfiles
 
 
-def land(conn: Connection, raw: RawResponse, run_id: str | None = None) -> int:
+def land(
+    conn: Connection, raw: RawResponse, run_id: str | None = None, vendor_ok: bool | None = None
+) -> int:
     """Insert one answer (status ``pending``) and return its ``response_id``.
 
     The body is stored as the exact bytes received, whatever they are (JSON, XML, HTML, a
@@ -19,7 +20,9 @@ def land(conn: Connection, raw: RawResponse, run_id: str | None = None) -> int:
     re-serialised before it is safe in the warehouse. A campaign's answer with the same
     bytes as one already landed for it is stored by reference (``duplicate_of``): polling
     an unchanged campaign costs a row, not another copy of its recipients. ``vendor_ok``
-    records whether the vendor said it succeeded (``vendor_said_ok``).
+    records whether the vendor said it succeeded: the caller knows (an answer its client
+    refused as an error, SMSFactor's in-body errors on HTTP 200 included, is landed with
+    False); without a word from the caller, the HTTP status says.
     """
     row = {
         "provider": raw.provider,
@@ -34,7 +37,7 @@ def land(conn: Connection, raw: RawResponse, run_id: str | None = None) -> int:
         "content_hash": raw.content_hash,
         "run_id": run_id,
         "account": raw.account,
-        "vendor_ok": vendor_said_ok(raw),
+        "vendor_ok": 200 <= raw.http_status < 300 if vendor_ok is None else vendor_ok,
     }
     if raw.campaign_id is not None:
         by_reference = conn.execute(text(sqlfiles.read("landing/insert_reference.sql")), row)
@@ -47,20 +50,13 @@ def land(conn: Connection, raw: RawResponse, run_id: str | None = None) -> int:
     return int(conn.execute(insert, row).scalar_one())
 
 
-def vendor_said_ok(raw: RawResponse) -> bool:
-    """Whether the vendor said the request succeeded (``vendor_ok``, what ``data_is_fresh``
-    counts): HTTP 2xx and, for SMSFactor, no error in the body, which it sends with a
-    negative ``status`` on HTTP 200 too (docs/vendors.md)."""
-    if not 200 <= raw.http_status < 300:
-        return False
-    return raw.provider != "smsfactor" or not smsfactor_parse.reports_error(raw.body)
-
-
-def land_now(engine: Engine, raw: RawResponse, run_id: str | None = None) -> int:
+def land_now(
+    engine: Engine, raw: RawResponse, run_id: str | None = None, vendor_ok: bool | None = None
+) -> int:
     """Land one answer, committed at once, so it survives whatever follows.
 
     Each statement of ``land`` lands the answer whole or not at all, so each commits by
     itself (autocommit): no BEGIN and COMMIT round trips, which are most of the cost of
     recording an unchanged answer by reference."""
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        return land(conn, raw, run_id)
+        return land(conn, raw, run_id, vendor_ok)
