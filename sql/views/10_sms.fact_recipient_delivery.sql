@@ -24,7 +24,8 @@ select
     variables,
     sent_at,
     first_seen_at,
-    coalesce(status_changed_at, first_seen_at)   as status_changed_at
+    coalesce(status_changed_at, first_seen_at)   as status_changed_at,
+    country
 from sms.recipient_delivery
 where missing_since is null;
 
@@ -42,6 +43,7 @@ comment on column sms.fact_recipient_delivery.variables is 'The recipient''s tem
 comment on column sms.fact_recipient_delivery.sent_at is 'When the message left Nixflex (UTC); NULL while pending.';
 comment on column sms.fact_recipient_delivery.first_seen_at is 'When the warehouse first saw this recipient (UTC).';
 comment on column sms.fact_recipient_delivery.status_changed_at is 'When the warehouse saw the status change to the current one (UTC); first_seen_at if it never changed.';
+comment on column sms.fact_recipient_delivery.country is 'The recipient''s country (ISO 3166-1 alpha-2), from its E.164 number at load (kept when the phone is pseudonymised); NULL when the number names no country.';
 
 -- Analysts read it (sms_analyst); the pipeline's role (sms_loader) has what it has on every
 -- sms relation. Both roles come from migration 0024, where the migrating user may create them.
