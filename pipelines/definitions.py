@@ -16,12 +16,19 @@ from pipelines.defs.schedules import (
     replay_from_raw,
 )
 from pipelines.defs.sms_assets import campaign_delivery, load_sms_tables
+from pipelines.defs.view_assets import analyst_views
 
 
 def build_definitions() -> dg.Definitions:
     """Everything Dagster loads; resources are wired from the environment at call time."""
     return dg.Definitions(
-        assets=[nixflex_responses, smsfactor_responses, load_sms_tables, campaign_delivery],
+        assets=[
+            nixflex_responses,
+            smsfactor_responses,
+            load_sms_tables,
+            campaign_delivery,
+            analyst_views,
+        ],
         asset_checks=all_checks,
         jobs=[full_sync, force_refresh, replay_from_raw, full_checks],
         schedules=[poll_every_15_minutes, check_everything_daily],

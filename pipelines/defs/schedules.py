@@ -16,6 +16,7 @@ from pipelines.defs.sms_assets import (
     load_sms_tables,
     sms_table_keys,
 )
+from pipelines.defs.view_assets import VIEW_KEYS
 from pipelines.polling.policy import SETTLE_WINDOW
 
 SETTLE_HOURS = SETTLE_WINDOW / timedelta(hours=1)
@@ -47,7 +48,7 @@ force_refresh = dg.define_asset_job(
 
 replay_from_raw = dg.define_asset_job(
     "replay_from_raw",
-    selection=dg.AssetSelection.assets(*sms_table_keys(), CAMPAIGN_DELIVERY),
+    selection=dg.AssetSelection.assets(*sms_table_keys(), CAMPAIGN_DELIVERY, *VIEW_KEYS.values()),
     description="Rebuild the sms tables from raw.vendor_response alone (no vendor is called), "
     "then run their checks. Config load_sms_tables.replay: 'all' (default: every fact) or "
     "'quarantined' (read again only what was quarantined or flagged, e.g. after a parser "
