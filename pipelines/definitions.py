@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.defs.alerts import send_alerts
 from pipelines.defs.checks import all_checks
 from pipelines.defs.raw_assets import nixflex_responses, smsfactor_responses
 from pipelines.defs.resources import build_resources
@@ -32,6 +33,7 @@ def build_definitions() -> dg.Definitions:
         asset_checks=all_checks,
         jobs=[full_sync, force_refresh, replay_from_raw, full_checks],
         schedules=[poll_every_15_minutes, check_everything_daily],
+        sensors=[send_alerts],
         resources=build_resources(),
     )
 

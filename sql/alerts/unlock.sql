@@ -1,0 +1,2 @@
+-- Release the evaluation's advisory lock.
+select pg_advisory_unlock(:lock_key);
