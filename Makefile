@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.installed
 # The Dagster instance: yours when DAGSTER_HOME is set (environment or command line), else
 # .dagster/ here, so runs of `make sync` show in `make dev`. Dagster wants an absolute path.
 DEFAULT_DAGSTER_HOME := $(CURDIR)/.dagster
@@ -13,7 +15,7 @@ override DAGSTER_HOME := $(abspath $(DAGSTER_HOME))
 export DAGSTER_HOME
 export PYTHONUNBUFFERED := 1
 
-.PHONY: install demo dev dev-demo sync checks replay test browser lint format psql raw-body simulator clean lock bench-polling bench-load bench-plans bench-scale prod-like
+.PHONY: install demo dev dev-demo sync checks replay alerts test browser lint format psql raw-body simulator clean lock bench-polling bench-load bench-plans bench-scale prod-like bi bi-install bi-lock
 
 install: $(STAMP)
 
@@ -50,6 +52,9 @@ checks: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## every check over every campaign
 replay: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## rebuild the sms tables from raw, no vendor call (SCOPE=quarantined, PROVIDER=nixflex|smsfactor)
 	@$(PY) -m pipelines.cli replay $(if $(SCOPE),--scope $(SCOPE)) $(if $(PROVIDER),--provider $(PROVIDER))
 
+alerts: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## one alert evaluation now, sending what is due (TEST=1: a test message to each destination)
+	@$(PY) -m pipelines.alerts $(if $(TEST),--test)
+
 dev: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## Dagster UI + daemon, schedule on
 	@$(VENV)/bin/dg dev -w workspace.yaml
 
@@ -66,12 +71,32 @@ raw-body: $(STAMP) ## the bytes of one landed answer as received: make raw-body 
 	@test -n "$(ID)" || { echo "usage: make raw-body ID=<raw.vendor_response.response_id>" >&2; exit 2; }
 	@$(PY) -m pipelines.cli raw-body $(ID)
 
-test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml browser ## lint, then every test
+test: $(STAMP) $(DAGSTER_HOME)/dagster.yaml browser $(BI_STAMP) ## lint, then every test
 	@$(VENV)/bin/ruff check .
 	@$(PY) -m pytest
 
 prod-like: $(STAMP) ## deploy/dagster.yaml on this machine: webserver + daemon + simulator, two full syncs at once (~2 min; also part of make test)
 	@$(PY) -m pytest tests/test_production_like.py -v
+
+# Apache Superset (`make bi`) lives in a virtual environment of its own, .venv-bi, pinned by
+# bi/requirements.lock (its dependencies do not mix with the pipeline's: SQLAlchemy 1.4 there).
+$(BI_STAMP): bi/requirements.lock
+	@test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	@echo "Installing Apache Superset into $(BI_VENV) (first run only, about three minutes)..."
+	@$(BI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bi/requirements.lock
+	@touch $@
+
+bi: $(STAMP) $(BI_STAMP) ## Superset on the warehouse with the "SMS delivery" dashboard, on 127.0.0.1:8088 (docs/bi.md)
+	@$(PY) -m pipelines.cli bi
+
+bi-install: $(BI_STAMP) ## only install Superset into .venv-bi (make test does it too)
+
+bi-lock: ## re-pin Superset's environment (bi/requirements.lock) from bi/requirements.in
+	@rm -rf .lock-venv-bi && $(PYTHON) -m venv .lock-venv-bi
+	@.lock-venv-bi/bin/pip install --quiet --disable-pip-version-check -r bi/requirements.in
+	@{ head -2 bi/requirements.lock; .lock-venv-bi/bin/pip freeze --exclude-editable; } > bi/requirements.lock.new
+	@mv bi/requirements.lock.new bi/requirements.lock && rm -rf .lock-venv-bi
+	@echo "bi/requirements.lock updated"
 
 # The UI test drives Debian's chromium (playwright never downloads a browser). Installed
 # here when missing and this user may (root with apt-get); otherwise that test says so.
@@ -116,6 +141,6 @@ lock: ## re-pin every dependency after editing pyproject.toml
 	@mv requirements.lock.new requirements.lock && rm -rf .lock-venv
 	@echo "requirements.lock updated"
 
-clean: ## stop the embedded warehouse and delete local state (.data, .dagster)
+clean: ## stop the embedded warehouse and delete local state (.data, .dagster; .venv and .venv-bi stay)
 	@-$(PY) -m pipelines.cli stop-embedded 2>/dev/null
 	@rm -rf .data .dagster

@@ -1,5 +1,5 @@
 """Command line behind the Makefile: ``sync``, ``checks``, ``replay``, ``demo``,
-``dev-demo``, ``psql``, ``raw-body``, ``stop-embedded``.
+``dev-demo``, ``psql``, ``raw-body``, ``stop-embedded``, ``bi`` (Superset: pipelines/bi.py).
 
 ``sync`` runs the ``full_sync`` job in this process against the Dagster instance in
 ``DAGSTER_HOME`` (so the run shows in the UI), then prints every check's result and, for
@@ -270,6 +270,27 @@ def cmd_raw_body(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bi(args: argparse.Namespace) -> int:
+    """Superset on the warehouse with the dashboard of bi/dashboard/ (`make bi`)."""
+    from pipelines.bi_superset import installed
+
+    _load_dotenv()
+    if not installed():
+        print("Superset is not installed in .venv-bi: run `make bi`", file=sys.stderr)
+        return 2
+    if args.dump_queries:
+        from pipelines.bi_queries import dump_queries
+
+        return dump_queries()
+    if args.export:
+        from pipelines.bi_export import export_dashboard
+
+        return export_dashboard()
+    from pipelines.bi import run
+
+    return run()
+
+
 def cmd_stop_embedded(_: argparse.Namespace) -> int:
     from pipelines.warehouse.engine import stop_embedded
 
@@ -289,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         ("replay", cmd_replay, "rebuild the sms tables from raw (no vendor call), then check"),
         ("raw-body", cmd_raw_body, "the bytes of one landed answer, as received"),
         ("stop-embedded", cmd_stop_embedded, "stop the embedded Postgres server"),
+        ("bi", cmd_bi, "Superset on the warehouse with the SMS delivery dashboard"),
     ):
         command = sub.add_parser(name, help=text)
         command.set_defaults(fn=fn)
@@ -302,6 +324,17 @@ def main(argv: list[str] | None = None) -> int:
                 help="all: every fact (default); quarantined: only what was quarantined",
             )
             command.add_argument("--provider", choices=("nixflex", "smsfactor"))
+        if name == "bi":
+            command.add_argument(
+                "--dump-queries",
+                action="store_true",
+                help="write bench/dashboard_queries.json from the running Superset's queries",
+            )
+            command.add_argument(
+                "--export",
+                action="store_true",
+                help="write the running Superset's dashboard back to bi/dashboard/",
+            )
     args = parser.parse_args(argv)
     if args.command in ("sync", "checks", "replay", "demo"):
         # SIGTERM (a stopped container, `kill`) ends a job as Ctrl-C does, cleanups included.

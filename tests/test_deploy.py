@@ -44,7 +44,12 @@ DOCS = ROOT / "docs" / "deployment.md"
 PLATFORM_VARIABLES = {"DAGSTER_HOME"}
 # Read only by the command line (`make sync` on the machine it runs on), in modules the code
 # location never imports: documented in .env.example and docs/operations.md instead.
-COMMAND_LINE_VARIABLES = {"SYNC_POOL_WAIT_MINUTES": "pipelines.pools"}
+COMMAND_LINE_VARIABLES = {
+    "SYNC_POOL_WAIT_MINUTES": "pipelines.pools",
+    "BI_ADMIN_PASSWORD": "pipelines.bi_state",
+    "BI_HOST": "pipelines.bi_state",
+    "BI_PORT": "pipelines.bi_state",
+}
 # The documented configuration variables (README, Configuration): the collector must find them all,
 # or it is the collector that is broken.
 CONTRACT = {
