@@ -21,11 +21,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance, ExecuteInProcessResult, JobDefinition
+
+    from pipelines.simulator import Simulator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEMO_PORT = 8765
@@ -191,10 +194,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _simulator(port: int) -> Iterator[str]:
+def _simulator(port: int, simulator: Simulator | None = None) -> Iterator[str]:
     from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, Simulator, serve
 
-    with serve(Simulator(), port=port) as base_url:
+    with serve(simulator or Simulator(), port=port) as base_url:
         os.environ.update(
             {
                 "NIXFLEX_BASE_URL": f"{base_url}/nixflex/v1",
@@ -206,15 +209,28 @@ def _simulator(port: int) -> Iterator[str]:
         yield base_url
 
 
+# The demo's first sync runs this long before now on the simulator's clock, so the second
+# one (now) sees recipients delivered in between: times to delivery, changes, a history.
+DEMO_LEAD = timedelta(hours=2)
+
+
 def cmd_demo(_: argparse.Namespace) -> int:
+    from pipelines import clock as pipeline_clock
     from pipelines.demo_summary import print_summary
+    from pipelines.simulator import SimClock, Simulator
     from pipelines.warehouse.engine import EMBEDDED_DIR
 
     # The demo always uses the embedded warehouse, never a WAREHOUSE_URL it may find.
     os.environ.pop("WAREHOUSE_URL", None)
     print(f"Starting the vendor simulator and the embedded warehouse ({EMBEDDED_DIR})...")
-    with _simulator(0) as base_url:
-        print(f"Simulator on {base_url}; running one full sync...")
+    start = datetime.now(UTC) - DEMO_LEAD
+    sim_clock = SimClock(start=start)
+    simulator = Simulator(clock=sim_clock, anchor=start)
+    with _simulator(0, simulator) as base_url, pipeline_clock.following(sim_clock.now):
+        print(f"Simulator on {base_url}; a first sync as of {DEMO_LEAD} ago...")
+        run_sync()
+        sim_clock.set(datetime.now(UTC))
+        print("...and a second one now, which sees what moved in between:")
         outcome = run_sync()
     print_summary(outcome)
     return outcome.exit_code
@@ -304,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, fn, text in (
         ("sync", cmd_sync, "one full sync with every check; non-zero exit on failure"),
         ("checks", cmd_checks, "every check over every campaign; non-zero exit on failure"),
-        ("demo", cmd_demo, "simulator + embedded warehouse + one sync + a summary"),
+        ("demo", cmd_demo, "simulator + embedded warehouse + two syncs + a summary"),
         ("dev-demo", cmd_dev_demo, "the Dagster UI polling the built-in simulator"),
         ("psql", cmd_psql, "psql on the warehouse"),
         ("replay", cmd_replay, "rebuild the sms tables from raw (no vendor call), then check"),

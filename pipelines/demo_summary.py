@@ -32,7 +32,7 @@ def print_summary(outcome: SyncOutcome) -> None:
     engine = get_engine(None)
     with engine.connect() as conn:
         rows = conn.execute(_PER_VENDOR).all()
-    print("\nWarehouse after one sync")
+    print("\nWarehouse after the demo's syncs")
     print(
         f"  {'vendor':10} {'campaigns':>9} {'messages':>9} {'delivered':>9} {'failed':>7} "
         f"{'pending':>7} {'recipient rows':>14}"
@@ -47,6 +47,7 @@ def print_summary(outcome: SyncOutcome) -> None:
     print("\nNext")
     print("  make dev-demo   the Dagster UI on http://127.0.0.1:3000, polling the simulator")
     print("  make dev        the UI with your own .env (copy .env.example, add real keys)")
+    print('  make bi         the dashboard "SMS delivery" (Apache Superset) on this warehouse')
     print("  make psql       a psql session on this warehouse; try:")
     print("                  select * from sms.campaign_delivery order by created_at desc;")
     print(f"  connect with    psql '{libpq_url(engine.url)}'")
