@@ -47,6 +47,7 @@ def _careful_rows(body: bytes) -> list[tuple]:
             r.variables,
             r.sent_at,
             AT,
+            None,  # country: +441 and +442 are too short to be numbers of any country
         )
         for r in campaign.recipients
     ]

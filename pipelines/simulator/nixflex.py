@@ -205,7 +205,9 @@ def build_identity(plan: NixflexCampaign, timeline: Timeline) -> Identity:
         for code in timeline.outcome
     ]
     return Identity(
-        phones=tuple(f"+4477{number:08d}" for number in numbers),
+        # UK mobile numbers (07 1xx xxx xxx), a range the numbering plan assigns in full:
+        # each names a country (GB), as real recipients' numbers do.
+        phones=tuple(f"+4471{number:08d}" for number in numbers),
         first_names=tuple(names),
         sids=tuple(sids),
         errors=tuple(errors),

@@ -48,6 +48,7 @@ from pipelines.vendors.records import (
     Unreadable,
 )
 from pipelines.warehouse import bodies, quarantine, recipient_rows, sqlfiles
+from pipelines.warehouse.country import countries
 from pipelines.warehouse.privacy import AS_RECEIVED, Privacy
 
 log = logging.getLogger(__name__)
@@ -336,11 +337,11 @@ def _load_plain_nixflex(
         bulk = nixflex_bulk.read(body)
         if bulk is None:
             return False
-        rows = recipient_rows.from_bulk(bulk, landed.fetched_at, options.privacy)
+        recipients = recipient_rows.of_bulk(bulk, landed.fetched_at, options.privacy)
         campaign = nixflex_parse.parse_campaign({**bulk.header, "recipients": []})
         savepoint = conn.begin_nested()
         try:
-            in_facts = _copy_recipients(conn, bulk.campaign_id, rows, landed.fetched_at)
+            _, in_facts = _copy_recipients(conn, bulk.campaign_id, recipients, landed.fetched_at)
         except (psycopg.DataError, psycopg.IntegrityError):  # e.g. a NUL character in a text
             savepoint.rollback()
             return False
@@ -360,8 +361,8 @@ def _write_nixflex(
 ) -> None:
     """Load a campaign the careful parser read (an answer that is not plain): the same
     road as a plain answer, from the parsed records."""
-    rows = recipient_rows.from_records(c, landed.fetched_at, options.privacy)
-    in_facts = _copy_recipients(conn, c.campaign_id, rows, landed.fetched_at)
+    recipients = recipient_rows.of_records(c, landed.fetched_at, options.privacy)
+    rows, in_facts = _copy_recipients(conn, c.campaign_id, recipients, landed.fetched_at)
     summary = recipient_rows.summarize(rows)
     _record_nixflex_answer(conn, c, landed, summary, stats, options.settle_window, in_facts)
 
@@ -514,16 +515,20 @@ _COPY = f"copy {{table}} ({', '.join(recipient_rows.COPY_COLUMNS)}) from stdin (
 def _copy_recipients(
     conn: Connection,
     campaign_id: str,
-    rows: list[recipient_rows.RecipientRow],
+    recipients: recipient_rows.Recipients,
     observed_at: datetime,
-) -> bool:
+) -> tuple[list[recipient_rows.RecipientRow], bool]:
     """COPY a campaign's recipients: straight into the facts when the warehouse has never
-    held a recipient of the campaign and no later answer of it was loaded (returns True),
-    else into the staging table for the merge (False)."""
+    held a recipient of the campaign and no later answer of it was loaded (then every row
+    gets its country; returns the rows and True), else into the staging table for the
+    merge, where only the recipients the campaign does not hold yet get theirs (False)."""
     _lock_campaign(conn, campaign_id)
     in_facts = (
-        bool(rows) and _first_sight(conn, campaign_id) and _newest(conn, campaign_id, observed_at)
+        recipients.count > 0
+        and _first_sight(conn, campaign_id)
+        and _newest(conn, campaign_id, observed_at)
     )
+    rows = recipients.rows(in_facts)
     if not in_facts:
         conn.execute(text(sqlfiles.read("load/stage_recipient.sql")))
     table = "sms.recipient_delivery" if in_facts else "stage_recipient"
@@ -531,7 +536,31 @@ def _copy_recipients(
     with cursor, cursor.copy(_COPY.format(table=table)) as copy:
         for row in rows:
             copy.write_row(row)
-    return in_facts
+    if not in_facts:
+        _place_new_recipients(conn, campaign_id, recipients, rows)
+    return rows, in_facts
+
+
+def _place_new_recipients(
+    conn: Connection,
+    campaign_id: str,
+    recipients: recipient_rows.Recipients,
+    rows: list[recipient_rows.RecipientRow],
+) -> None:
+    """Give the staged recipients the campaign does not hold yet their country, from their
+    numbers as received (a held one keeps its own: the merge never changes it)."""
+    sql = text(sqlfiles.read("load/new_staged_recipients.sql"))
+    new = set(conn.execute(sql, {"campaign_id": campaign_id}).scalars())
+    if not new:
+        return
+    found = [
+        (row[1], phone) for row, phone in zip(rows, recipients.phones(), strict=True)
+        if row[1] in new
+    ]  # fmt: skip
+    conn.execute(
+        text(sqlfiles.read("load/place_staged_recipients.sql")),
+        {"phones": [held for held, _ in found], "countries": countries([p for _, p in found])},
+    )
 
 
 def _first_sight(conn: Connection, campaign_id: str) -> bool:

@@ -12,15 +12,16 @@
 --     becomes this answer's time. Listed by the newest answer, it is not missing;
 --     listed only by an older answer after it went missing, it is missing since the latest.
 -- A row's status_changed_at and first_status stay NULL until its status first changes
--- (docs/data-model.md). Returns how many recipients were new.
+-- (docs/data-model.md). A new recipient comes with its country (placed in the staging
+-- table); a held one keeps the country it has. Returns how many recipients were new.
 with merged as (
     insert into sms.recipient_delivery as f (
         campaign_id, phone, status, delivery_bucket, twilio_sid, error_message,
-        rendered_message, variables, sent_at, first_seen_at, missing_since
+        rendered_message, variables, sent_at, first_seen_at, country, missing_since
     )
     select
         campaign_id, phone, status, delivery_bucket, twilio_sid, error_message,
-        rendered_message, variables, sent_at, first_seen_at,
+        rendered_message, variables, sent_at, first_seen_at, country,
         case
             when first_seen_at < cast(:latest_answer_at as timestamptz)
                 then cast(:latest_answer_at as timestamptz)
