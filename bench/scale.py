@@ -12,17 +12,23 @@ sync on an empty warehouse.
    flight: queued → final, one recipient in ten queued → sent → delivered), one SMSFactor
    campaign per ten Nixflex ones with four counter snapshots each, and raw answers: one small
    answer with bytes per campaign plus later polls of it landed by reference, and one list
-   page per vendor per 15 minutes.
+   page per vendor per 15 minutes. Recipients are British, one in ten French and one in ten
+   German (phone prefix and ``country``). Then the aggregates the loader keeps
+   (``sms.campaign_outcome``, ``sms.campaign_delivery_time``) are filled by the closing
+   ``INSERT … SELECT`` of their migrations (0045, 0046), timed: what upgrading a warehouse
+   of this size costs.
 2. **The timings**: the simulator (its own process, clock frozen, so both warehouses get the
    same bytes) serves 50 Nixflex campaigns and a few SMSFactor ones, none of them known to
    the warehouse; the job ``full_sync`` (every asset and its checks, scoped to what the sync
    loaded) runs once on an EMPTY migrated warehouse and once on the big one, in this
    process on an ephemeral Dagster instance; ``incremental_ratio`` = big / empty. Then, on
    the big one, the job ``full_checks`` (every check over everything) and ``select * from
-   sms.campaign_delivery``. Each Dagster step is timed (the run's step stats), and so is
-   every SQL statement the pipeline sends through SQLAlchemy; the slowest read-only ones are
-   explained (``EXPLAIN (ANALYZE, BUFFERS)``) on the big warehouse, so a slow spot comes
-   with its plan.
+   sms.campaign_delivery``, every query of docs/analysts.md, and every dashboard tile of
+   ``bench/dashboard_queries.json`` (each range moved to end the day after the newest
+   generated campaign; median of three runs and its plan; ok at most 1 s). Each Dagster
+   step is timed (the run's step stats), and so is every SQL statement the pipeline sends
+   through SQLAlchemy; the slowest read-only ones are explained (``EXPLAIN (ANALYZE,
+   BUFFERS)``) on the big warehouse, so a slow spot comes with its plan.
 
 Both databases are dropped afterwards. Written to ``bench/results/scale.json`` (whatever
 ``--rows``: the file says how many).
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import sys
@@ -42,7 +49,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, event, text
@@ -56,6 +63,7 @@ from pipelines.simulator.model import (
     SMSFACTOR_TEXTS,
 )
 from pipelines.simulator.nixflex import FAILED_ERRORS, UNDELIVERED_ERRORS
+from pipelines.warehouse.privacy import AS_RECEIVED_SETTING
 from pipelines.warehouse.sqlfiles import SQL_DIR
 
 DEFAULT_ROWS = 50_000_000
@@ -176,7 +184,13 @@ g as (
         (i * 7919 + c.k * 104729) % 1000 as x,
         c.send_at + floor(i * c.pace) * interval '1 second' as sent_at,
         (array[{_sql_list(FIRST_NAMES)}])[1 + (i * 7 + c.k) % 20]
-            as first_name
+            as first_name,
+        -- one recipient in ten French, one in ten German, the others British
+        (array['+336', '+4915', '+447', '+447', '+447', '+447', '+447', '+447', '+447',
+               '+447'])[1 + (i + c.k) % 10]
+        || lpad(((c.phone_base + i::bigint * 387420489) % 1000000000)::text, 9, '0') as phone,
+        (array['FR', 'DE', 'GB', 'GB', 'GB', 'GB', 'GB', 'GB', 'GB', 'GB'])[1 + (i + c.k) % 10]
+            as country
     from c
     cross join lateral generate_series(0, c.size - 1) as i
 ),
@@ -202,11 +216,11 @@ INSERT_RECIPIENTS = (
     + f"""
 insert into sms.recipient_delivery (
     campaign_id, phone, status, delivery_bucket, twilio_sid, error_message, rendered_message,
-    variables, sent_at, first_seen_at, status_changed_at, first_status
+    variables, sent_at, first_seen_at, status_changed_at, first_status, country
 )
 select
     campaign_id,
-    '+447' || lpad(((phone_base + i::bigint * 387420489) % 1000000000)::text, 9, '0'),
+    phone,
     status,
     case when status = 'delivered' then 'delivered' else 'failed' end,
     'SM' || md5(campaign_id || ':' || i),
@@ -222,7 +236,8 @@ select
          when twice then seen_sent + interval '{POLL} seconds'
          when status = 'sent' then seen_sent
          else seen_final end,
-    case when in_flight then 'queued' end
+    case when in_flight then 'queued' end,
+    country
 from r
 """  # noqa: S608
 )
@@ -235,7 +250,7 @@ insert into sms.recipient_status_transition
 select
     'nixflex',
     campaign_id,
-    '+447' || lpad(((phone_base + i::bigint * 387420489) % 1000000000)::text, 9, '0'),
+    phone,
     t.from_status,
     t.to_status,
     t.observed_at
@@ -620,6 +635,32 @@ def _recreate_indexes(engine: Engine, dropped: list[Dropped]) -> dict[str, float
     return times
 
 
+# The migrations that make the aggregates the loader keeps, each ending with the INSERT …
+# SELECT that fills it for a warehouse already holding facts: the bench runs that statement
+# as written there, after the facts, as upgrading a warehouse of this size would.
+AGGREGATE_MIGRATIONS = ("0045_sms.campaign_outcome.sql", "0046_sms.campaign_delivery_time.sql")
+
+
+def backfill_sql(migration: str) -> str:
+    """The closing INSERT … SELECT of ``sql/migrations/<migration>``."""
+    sql = (SQL_DIR / "migrations" / migration).read_text()
+    return sql[sql.rindex("\ninsert into ") + 1 :]
+
+
+def build_aggregates(engine: Engine) -> dict[str, float]:
+    """Fill the aggregates from the facts with the migrations' own statements, timed."""
+    times = {}
+    with _session(engine) as conn:
+        for migration in AGGREGATE_MIGRATIONS:
+            started = time.monotonic()
+            filled = conn.execute(text(backfill_sql(migration))).rowcount
+            conn.commit()
+            name = migration.removesuffix(".sql").split("_", 1)[1]
+            times[f"backfill {name}_s"] = time.monotonic() - started
+            _log(f"{name}: {filled:,} rows in {times[f'backfill {name}_s']:.1f}s")
+    return times
+
+
 @contextmanager
 def _session(engine: Engine) -> Iterator[Any]:
     with engine.connect() as conn:
@@ -661,6 +702,12 @@ def build(engine: Engine, rows: int, now: datetime, taken: set[str], jobs: int,
                     "full": now - timedelta(days=1),
                 },
             )
+        # The setting the generated rows were written with, as a warehouse that has been
+        # syncing records it (otherwise the first load would count pseudonyms everywhere).
+        conn.execute(
+            text((SQL_DIR / "privacy" / "record_setting.sql").read_text()),
+            {"setting": AS_RECEIVED_SETTING},
+        )
         conn.commit()
     phases["campaigns_s"] = time.monotonic() - started
 
@@ -693,6 +740,8 @@ def build(engine: Engine, rows: int, now: datetime, taken: set[str], jobs: int,
         index_started = time.monotonic()
         phases |= _recreate_indexes(engine, dropped)
         phases["indexes_s"] = time.monotonic() - index_started
+
+    phases |= build_aggregates(engine)
 
     _log("vacuum analyze…")
     vacuum_started = time.monotonic()
@@ -984,6 +1033,54 @@ def analyst_queries(engine: Engine) -> list[dict[str, object]]:
     return found
 
 
+DASHBOARD_QUERIES = SQL_DIR.parent / "bench" / "dashboard_queries.json"
+DASHBOARD_OK_MS = 1000.0
+
+
+def shifted(query: dict[str, str], end: date) -> str:
+    """The tile's SQL with its range moved to end at ``end`` (same length)."""
+    start, stop = date.fromisoformat(query["from"]), date.fromisoformat(query["to"])
+    sql = query["sql"].replace(f"'{query['from']}'", f"'{end - (stop - start)}'")
+    return sql.replace(f"'{query['to']}'", f"'{end}'")
+
+
+def _relations_missing(conn: Any, sql: str) -> list[str]:
+    named = set(re.findall(r"\b(sms\.\w+)", sql))
+    return [
+        name
+        for name in sorted(named)
+        if conn.execute(text("select to_regclass(:n)"), {"n": name}).scalar_one() is None
+    ]
+
+
+def dashboard_queries(engine: Engine, end: date, repeat: int = 3) -> list[dict[str, object]]:
+    """Every tile of bench/dashboard_queries.json with its range ending at ``end``: the
+    median of ``repeat`` runs (after one that is not counted), and its plan under
+    EXPLAIN (ANALYZE, BUFFERS). A tile over a relation this warehouse lacks is skipped."""
+    found: list[dict[str, object]] = []
+    for query in json.loads(DASHBOARD_QUERIES.read_text()):
+        sql = shifted(query, end)
+        entry: dict[str, object] = {"tile": query["tile"], "range": query["range"], "sql": sql}
+        with engine.connect() as conn:
+            missing = _relations_missing(conn, sql)
+            if missing:
+                found.append({**entry, "skipped": f"no relation {', '.join(missing)}"})
+                continue
+            conn.execute(text(sql)).all()
+            runs = []
+            for _ in range(repeat):
+                started = time.perf_counter()
+                conn.execute(text(sql)).all()
+                runs.append(round((time.perf_counter() - started) * 1000, 1))
+            plan = [r[0] for r in conn.execute(text(f"explain (analyze, buffers) {sql}"))]
+            conn.rollback()
+        ms = sorted(runs)[len(runs) // 2]
+        found.append({**entry, "ms": ms, "runs_ms": runs, "ok": ms <= DASHBOARD_OK_MS,
+                      "plan": plan})  # fmt: skip
+        _log(f"dashboard: {query['tile']} ({query['range']}): {ms} ms")
+    return found
+
+
 @contextmanager
 def simulator_env(anchor: datetime, nixflex: int, smsfactor: int) -> Iterator[SimulatorProcess]:
     """The simulator in its own process, clock frozen at ``anchor`` (the same bytes for
@@ -1174,6 +1271,8 @@ def main() -> None:
         _log(f"full_checks: {checks.seconds:.1f}s; the whole sms.campaign_delivery view…")
         view_runs = time_view(engine)
         analysts = analyst_queries(engine)
+        # The dashboards' ranges end the day after the newest generated campaign.
+        dashboard = dashboard_queries(engine, (now - NEWEST).date() + timedelta(days=1))
         with engine.connect() as conn:
             rows = conn.execute(text("select count(*) from sms.recipient_delivery")).scalar_one()
             server = conn.execute(text("show server_version")).scalar_one()
@@ -1213,6 +1312,7 @@ def main() -> None:
         "next_sync_empty": empty_next_summary,
         "full_check": checks_summary,
         "analyst_queries": analysts,
+        "dashboard_queries": dashboard,
     }
     path = write_result("scale", result)
     _summary(result)
@@ -1246,6 +1346,15 @@ def _summary(r: dict[str, Any]) -> None:
             print(f"    checks failed: {', '.join(part['checks_failed'])}")
         if part.get("step_failures"):
             print(f"    STEPS FAILED: {', '.join(part['step_failures'])}")
+    backfill = {k: v for k, v in b.items() if k.startswith("backfill ")}
+    print("  aggregates filled by the migrations' statements: " + ", ".join(
+        f"{k.removeprefix('backfill ').removesuffix('_s')} {v:,.0f} s" for k, v in backfill.items()
+    ))  # fmt: skip
+    for q in r.get("dashboard_queries", []):
+        said = q.get("skipped") or f"{q['ms']:>8.1f} ms {'ok' if q['ok'] else 'SLOW'}"
+        print(f"  dashboard {q['tile'][:40]:<40} {q['range']:<13} {said}")
+    for q in r.get("analyst_queries", []):
+        print(f"  analysts' query {q['query'][:60]:<60} {q['ms']:>8.1f} ms")
     for key in ("incremental_sync", "full_check"):
         for slow in r[key].get("slow_statements", []):
             plan = slow["plan_analyzed_after"] or slow["plan_at_run"] or []

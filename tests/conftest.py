@@ -100,6 +100,8 @@ _TABLES = (
     "sms.recipient_delivery",
     "sms.recipient_status_transition",
     "sms.fact_campaign_counters",
+    "sms.campaign_outcome",
+    "sms.campaign_delivery_time",
     "sms.campaign_poll_state",
     "sms.account_poll_state",
     "meta.sms_privacy",

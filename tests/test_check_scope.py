@@ -17,6 +17,8 @@ SCOPED = {
     "nixflex_recipient_status_is_documented",
     "nixflex_recipient_is_unique",
     "failure_reasons_are_categorised",
+    "recipient_phone_names_a_country",
+    "aggregates_match_facts",
     "smsfactor_counters_within_total",
     "smsfactor_delivery_rate_matches",
 }

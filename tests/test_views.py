@@ -143,8 +143,8 @@ def test_a_changed_view_file_is_applied_and_an_unchanged_set_is_not(
     # One column fewer in a view another view reads: both are dropped and made again.
     delivery = views / "30_sms.campaign_delivery.sql"
     sql = delivery.read_text()
-    sql = sql.replace("as delivery_rate,\n    as_of\nfrom final;", "as delivery_rate\nfrom final;")
-    sql = "\n".join(line for line in sql.splitlines() if ".as_of is" not in line)
+    sql = sql.replace("    sender,\n    day\nfrom counted;", "    sender\nfrom counted;")
+    sql = "\n".join(line for line in sql.splitlines() if "campaign_delivery.day is" not in line)
     delivery.write_text(sql + "\n")
     with caplog.at_level("INFO", logger="pipelines.warehouse.migrate"):
         migrate(engine, migrations, views)

@@ -122,6 +122,15 @@ SQL_CHECKS: tuple[SqlCheck, ...] = (
         "first seen within that).",
     ),
     SqlCheck(
+        "aggregates_match_facts",
+        DIM_CAMPAIGN,
+        ERROR,
+        True,
+        "The aggregates the dashboards' views read (sms.campaign_outcome, "
+        "sms.campaign_delivery_time), kept by the loader, equal each campaign's outcomes and "
+        "times to delivery recounted from its facts.",
+    ),
+    SqlCheck(
         "failure_reasons_are_categorised",
         FACT_RECIPIENT_DELIVERY,
         WARN,
@@ -129,6 +138,14 @@ SQL_CHECKS: tuple[SqlCheck, ...] = (
         "Every failed Nixflex recipient's reason maps to a failure category "
         "(sms.failure_category_map); the others count as 'other' and are listed with their "
         "message counts.",
+    ),
+    SqlCheck(
+        "recipient_phone_names_a_country",
+        FACT_RECIPIENT_DELIVERY,
+        WARN,
+        False,
+        "Every Nixflex recipient's phone names a country (phonenumbers, at load); lists per "
+        "campaign how many recipients have none (country NULL).",
     ),
 )
 

@@ -380,6 +380,7 @@ def _record_nixflex_answer(
     only real changes are written, and the recipients this answer does not list are
     marked missing), the dim row and the settlement."""
     changed = recipients.recipients if in_facts else _merge_staged(conn, campaign, landed)
+    refresh_aggregates(conn, "nixflex", campaign.campaign_id)
     stats.recipients_seen += recipients.recipients
     stats.recipient_changes += changed
     _upsert_nixflex_dim(conn, campaign, landed, recipients.first_sent)
@@ -413,6 +414,20 @@ def _merge_staged(conn: Connection, campaign: NixflexCampaign, landed: _Landed) 
     merged = conn.execute(text(sqlfiles.read("load/merge_recipient_delivery.sql")), params).one()
     missing = conn.execute(text(sqlfiles.read("load/mark_missing_recipients.sql")), params)
     return transitions.rowcount + merged.new_recipients + missing.rowcount
+
+
+def refresh_aggregates(conn: Connection, provider: str, campaign_id: str) -> None:
+    """Rewrite the campaign's rows of the aggregates the dashboards read
+    (``sms.campaign_outcome``; Nixflex also ``sms.campaign_delivery_time``) from its facts as
+    this transaction just wrote them: they commit, or roll back, with the facts."""
+    params = {"provider": provider, "campaign_id": campaign_id}
+    conn.execute(text(sqlfiles.read("load/clear_campaign_aggregates.sql")), params)
+    conn.execute(text(sqlfiles.read("load/insert_campaign_outcome.sql")), params)
+    if provider == "nixflex":
+        conn.execute(
+            text(sqlfiles.read("load/insert_campaign_delivery_time.sql")),
+            {"campaign_id": campaign_id},
+        )
 
 
 def _latest_answer_at(conn: Connection, campaign_id: str) -> datetime | None:
@@ -587,6 +602,8 @@ def _write_smsfactor(
     sent = c.status not in _NOT_SENT_STATUSES
     _upsert_smsfactor_dim(conn, c, landed, sent)
     snapshot = _insert_smsfactor_counters(conn, c, landed.fetched_at)
+    if snapshot.inserted:
+        refresh_aggregates(conn, "smsfactor", c.campaign_id)
     stats.campaigns += 1
     stats.counter_snapshots += snapshot.inserted
     final = c.status in SMSFACTOR_FINAL_STATUSES

@@ -1,10 +1,10 @@
 -- Replay, first step (scope "all"): forget everything the loader derived from the raw
--- landing — of one provider (:provider), or of both when NULL — and mark every answer
--- pending again, so that the loader rebuilds it from raw alone. One statement, so one
--- transaction: it happens whole or not at all. Poll state (sms.campaign_poll_state,
--- sms.account_poll_state) is the poller's and is kept; the loader's updates to it are
--- guarded by time, so loading old answers again cannot move it back. Returns how many
--- answers were marked pending.
+-- landing (facts, dim rows and the aggregates the loader keeps beside them) of one provider
+-- (:provider), or of both when NULL, and mark every answer pending again, so that the
+-- loader rebuilds it from raw alone. One statement, so one transaction: it happens whole or
+-- not at all. Poll state (sms.campaign_poll_state, sms.account_poll_state) is the poller's
+-- and is kept; the loader's updates to it are guarded by time, so loading old answers again
+-- cannot move it back. Returns how many answers were marked pending.
 with quarantine as (
     delete from raw.quarantine
     where cast(:provider as text) is null or provider = :provider
@@ -22,6 +22,16 @@ recipients as (
 
 counters as (
     delete from sms.fact_campaign_counters
+    where cast(:provider as text) is null or provider = :provider
+),
+
+outcomes as (
+    delete from sms.campaign_outcome
+    where cast(:provider as text) is null or provider = :provider
+),
+
+delivery_times as (
+    delete from sms.campaign_delivery_time
     where cast(:provider as text) is null or provider = :provider
 ),
 

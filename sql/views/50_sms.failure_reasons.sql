@@ -3,7 +3,9 @@
 -- error message Twilio gave, or by their status when it gave none, on the day each left
 -- (UTC; else its campaign's day, as in sms.daily_delivery). SMSFactor reports no reason per
 -- message, only counters: 'operator error' (error), 'expired', 'network error'
--- (network_error), from each campaign's latest counters, on the campaign's day.
+-- (network_error), from each campaign's latest counters, on the campaign's day. Both are
+-- read from sms.campaign_outcome (failed rows), which the loader keeps per campaign from
+-- those facts, so the view reads a few rows per campaign, not its messages.
 --
 -- This file is the current definition of the view, with its comments and grants: to change
 -- the view, edit this file (never a migration; migrations change tables only). `migrate`
@@ -21,41 +23,33 @@ with campaign_day as (
 
 nixflex as (
     select
-        coalesce((f.sent_at at time zone 'UTC')::date, c.day)              as day,
-        f.provider,
+        case when o.sent then o.message_day else c.day end                  as day,
+        o.provider,
         c.account,
-        coalesce(nullif(f.error_message, ''), 'no error message: ' || f.status) as reason,
-        count(*)::bigint                                                  as messages,
-        count(distinct f.campaign_id)::bigint                             as campaigns
-    from sms.fact_recipient_delivery as f
+        coalesce(nullif(o.reason, ''), 'no error message: ' || o.status)    as reason,
+        sum(o.messages)::bigint                                             as messages,
+        count(distinct o.campaign_id)::bigint                               as campaigns
+    from sms.campaign_outcome as o
     join campaign_day as c using (provider, campaign_id)
-    where f.delivery_bucket = 'failed'
+    where o.provider = 'nixflex' and o.outcome = 'failed'
     group by 1, 2, 3, 4
-),
-
-latest_counters as (
-    select distinct on (campaign_id) *
-    from sms.fact_campaign_counters
-    order by campaign_id, observed_at desc
 ),
 
 smsfactor as (
     select
         c.day,
-        'smsfactor'::text                                as provider,
+        o.provider,
         c.account,
-        r.reason,
-        sum(r.messages)::bigint                          as messages,
-        count(*)::bigint                                 as campaigns
-    from latest_counters as l
-    join campaign_day as c on c.provider = 'smsfactor' and c.campaign_id = l.campaign_id
-    cross join lateral (
-        values
-            ('operator error', l.error),
-            ('expired', l.expired),
-            ('network error', l.network_error)
-    ) as r (reason, messages)
-    where r.messages > 0
+        case o.reason
+            when 'error' then 'operator error'
+            when 'network_error' then 'network error'
+            else o.reason
+        end                                                   as reason,
+        sum(o.messages)::bigint                               as messages,
+        count(*)::bigint                                      as campaigns
+    from sms.campaign_outcome as o
+    join campaign_day as c using (provider, campaign_id)
+    where o.provider = 'smsfactor' and o.outcome = 'failed' and o.messages > 0
     group by 1, 2, 3, 4
 )
 

@@ -7,9 +7,10 @@
 -- or of its status_changed_at when sent_at is NULL. SMSFactor: the failed counters (error,
 -- expired, network_error) of each campaign's latest sms.fact_campaign_counters snapshot;
 -- day = the UTC day of the campaign's sms.dim_campaign.sent_at (else its scheduled or
--- creation time, as in sms.daily_delivery). The reasons are grouped per campaign first, so
--- the patterns are matched once per distinct reason of a campaign and day, not per message.
--- Reads no session setting.
+-- creation time, as in sms.daily_delivery). Both are read from sms.campaign_outcome (failed
+-- rows), which the loader keeps per campaign from those facts: the patterns are matched
+-- once per distinct reason of a campaign and day, not per message. Reads no session
+-- setting.
 --
 -- This file is the current definition of the view, with its comments and grants: to change
 -- the view, edit this file (never a migration; migrations change tables only). `migrate`
@@ -19,12 +20,12 @@ create or replace view sms.failures_by_category as
 with nixflex_failed as (
     select
         campaign_id,
-        (coalesce(sent_at, status_changed_at) at time zone 'UTC')::date as day,
+        message_day                 as day,
         status,
-        error_message,
-        count(*)::bigint                                                as messages
-    from sms.fact_recipient_delivery
-    where delivery_bucket = 'failed'
+        reason                      as error_message,
+        sum(messages)::bigint       as messages
+    from sms.campaign_outcome
+    where provider = 'nixflex' and outcome = 'failed'
     group by 1, 2, 3, 4
 ),
 
@@ -58,12 +59,6 @@ nixflex as (
     group by 1, 2, 3, 4, 5
 ),
 
-latest_counters as (
-    select distinct on (campaign_id) *
-    from sms.fact_campaign_counters
-    order by campaign_id, observed_at desc
-),
-
 smsfactor as (
     select
         (coalesce(d.sent_at, d.scheduled_at, d.created_at) at time zone 'UTC')::date as day,
@@ -71,19 +66,13 @@ smsfactor as (
         d.account,
         d.sender,
         coalesce(m.category, 'other')                                              as category,
-        sum(r.messages)::bigint                                                    as messages,
-        count(distinct l.campaign_id)::bigint                                      as campaigns
-    from latest_counters as l
-    join sms.dim_campaign as d on d.provider = 'smsfactor' and d.campaign_id = l.campaign_id
-    cross join lateral (
-        values
-            ('error', l.error),
-            ('expired', l.expired),
-            ('network_error', l.network_error)
-    ) as r (counter, messages)
+        sum(o.messages)::bigint                                                    as messages,
+        count(distinct o.campaign_id)::bigint                                      as campaigns
+    from sms.campaign_outcome as o
+    join sms.dim_campaign as d on d.provider = 'smsfactor' and d.campaign_id = o.campaign_id
     left join sms.failure_category_map as m
-        on m.provider = 'smsfactor' and m.reason_kind = 'counter' and m.pattern = r.counter
-    where r.messages > 0
+        on m.provider = 'smsfactor' and m.reason_kind = 'counter' and m.pattern = o.reason
+    where o.provider = 'smsfactor' and o.outcome = 'failed' and o.messages > 0
     group by 1, 2, 3, 4, 5
 )
 
