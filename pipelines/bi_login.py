@@ -15,7 +15,7 @@ import secrets
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 
-from pipelines.bi_state import read_sql
+from pipelines.warehouse import sqlfiles
 
 LOGIN = "sms_bi"
 
@@ -23,8 +23,8 @@ LOGIN = "sms_bi"
 def ensure_login(engine: Engine, superset_has_password: bool) -> str | None:
     """Make or repair ``sms_bi``; a new password when one must be set, else None."""
     with engine.begin() as conn:
-        existed = bool(conn.execute(text(read_sql("sms_bi_exists.sql"))).scalar_one())
-        conn.execute(text(read_sql("sms_bi_login.sql")))
+        existed = bool(conn.execute(text(sqlfiles.read("bi/sms_bi_exists.sql"))).scalar_one())
+        conn.execute(text(sqlfiles.read("bi/sms_bi_login.sql")))
     if existed and superset_has_password:
         return None
     password = secrets.token_urlsafe(32)
@@ -36,8 +36,8 @@ def set_password(engine: Engine, password: str) -> None:
     with engine.begin() as conn:
         pgconn = conn.connection.driver_connection.pgconn  # type: ignore[union-attr]
         verifier = pgconn.encrypt_password(password.encode(), LOGIN.encode(), b"scram-sha-256")
-        conn.execute(text(read_sql("sms_bi_verifier.sql")), {"verifier": verifier.decode()})
-        conn.execute(text(read_sql("sms_bi_password.sql")))
+        conn.execute(text(sqlfiles.read("bi/sms_bi_verifier.sql")), {"verifier": verifier.decode()})
+        conn.execute(text(sqlfiles.read("bi/sms_bi_password.sql")))
 
 
 def superset_uri(owner_url: URL) -> str:

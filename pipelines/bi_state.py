@@ -60,11 +60,6 @@ class BiHome:
         return self.path / "password.pending"
 
 
-def read_sql(name: str) -> str:
-    """The text of ``sql/bi/<name>`` (the launcher's SQL, one statement per file)."""
-    return sqlfiles.read(f"bi/{name}")
-
-
 def prepare(path: Path = DEFAULT_HOME) -> BiHome:
     """The state directory (mode 0700) with its secret key made once."""
     path.mkdir(parents=True, exist_ok=True)
@@ -145,7 +140,7 @@ def connection_has_password(home: BiHome, database_name: str) -> bool:
         return False
     with sqlite3.connect(f"file:{home.metadata_db}?mode=ro", uri=True) as conn:
         try:
-            sql = read_sql("superset_connection_password.sql")
+            sql = sqlfiles.read("bi/superset_connection_password.sql")
             row = conn.execute(sql, (database_name,)).fetchone()
         except sqlite3.OperationalError:  # no table yet: metadata never upgraded
             return False

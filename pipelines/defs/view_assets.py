@@ -21,7 +21,7 @@ from pipelines.defs.sms_assets import (
     sms_table_keys,
 )
 from pipelines.warehouse import introspect, lineage
-from pipelines.warehouse.migrate import discover_views
+from pipelines.warehouse.migrate import ViewDefinition, discover_views
 
 # Views that are assets already: the facts the load materializes, and the delivery mart.
 _ALREADY_ASSETS = {".".join(k.path): k for k in [*sms_table_keys(), CAMPAIGN_DELIVERY]}
@@ -52,8 +52,7 @@ def _upstream(relation: str) -> list[dg.AssetKey]:
     raise ValueError(f"a view reads {relation}, which no asset stands for")
 
 
-def _deps(view_relation: str) -> list[dg.AssetKey]:
-    view = next(v for v in VIEWS if v.relation == view_relation)
+def _deps(view: ViewDefinition) -> list[dg.AssetKey]:
     keys = {key for relation in lineage.reads(view) for key in _upstream(relation)}
     return sorted(keys, key=lambda k: k.to_user_string())
 
@@ -62,15 +61,15 @@ def _deps(view_relation: str) -> list[dg.AssetKey]:
     name="analyst_views",
     specs=[
         dg.AssetSpec(
-            key,
-            deps=_deps(relation),
+            VIEW_KEYS[view.relation],
+            deps=_deps(view),
             group_name="marts",
-            description=f"{relation} (view): see its COMMENT ON in the warehouse or "
+            description=f"{view.relation} (view): see its COMMENT ON in the warehouse or "
             "docs/analysts.md.",
             kinds={"postgres"},
             freshness_policy=FRESHNESS,
         )
-        for relation, key in VIEW_KEYS.items()
+        for view in VIEWS
     ],
     can_subset=True,
 )
