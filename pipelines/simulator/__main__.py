@@ -4,6 +4,11 @@ The clock is the real wall clock (campaigns in flight progress as time passes) u
 ``--frozen`` stops it at the anchor; ``POST /_sim/clock`` moves it either way. Prints
 ``listening on BASE_URL`` first (``--port 0`` picks a free port), then the environment
 variables a pipeline needs to talk to it, and serves until Ctrl-C or SIGTERM.
+
+``--drop SENDER=POINTS`` (repeatable) makes the campaigns of SENDER (a Nixflex from_number such
+as +447400000000, or an SMSFactor sender such as BESTSHOES) that start sending from the anchor
+on deliver POINTS percentage points fewer of their messages; the rest fail ("30007: Message
+filtered" on Nixflex, the error counter on SMSFactor).
 """
 
 from __future__ import annotations
@@ -13,7 +18,15 @@ import signal
 import threading
 from datetime import datetime, timedelta
 
-from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, SimClock, Simulator, serve
+from pipelines.simulator import (
+    NIXFLEX_DEMO_KEY,
+    SMSFACTOR_DEMO_TOKEN,
+    DeliveryDrop,
+    SimClock,
+    Simulator,
+    serve,
+)
+from pipelines.simulator.model import SMSFACTOR_SENDERS
 
 
 def _instant(text: str) -> datetime:
@@ -24,6 +37,19 @@ def _instant(text: str) -> datetime:
     if instant.tzinfo is None:
         raise argparse.ArgumentTypeError("the anchor needs a time zone (e.g. a trailing Z)")
     return instant
+
+
+def _drop(text: str) -> tuple[str, float]:
+    sender, equals, points = text.rpartition("=")
+    try:
+        value = float(points)
+    except ValueError:
+        value = None
+    if not equals or not sender or value is None:
+        raise argparse.ArgumentTypeError(f"expected SENDER=POINTS, e.g. BESTSHOES=30: {text!r}")
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"POINTS must be in (0, 100]: {text!r}")
+    return sender, value
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,6 +86,15 @@ def main(argv: list[str] | None = None) -> None:
         metavar="CAMPAIGN_ID",
         help="report delivered_count one too high and failed_count one too low for this id",
     )
+    parser.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        type=_drop,
+        metavar="SENDER=POINTS",
+        help="from the anchor on, SENDER's campaigns deliver POINTS percentage points fewer "
+        "(repeatable)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
 
@@ -82,9 +117,16 @@ def main(argv: list[str] | None = None) -> None:
             rate_limit=args.rate_limit or None,
             rate_window=args.rate_window,
             smsfactor_rate_limit=args.smsfactor_rate_limit or None,
+            drops=[DeliveryDrop(sender, points, anchor) for sender, points in args.drop],
         )
     except ValueError as error:
         parser.error(str(error))
+    senders = [*simulator.nixflex_senders(), *SMSFACTOR_SENDERS]
+    unknown = sorted({sender for sender, _ in args.drop} - set(senders))
+    if unknown:
+        parser.error(
+            f"--drop: no campaign is sent by {', '.join(unknown)}; senders: {', '.join(senders)}"
+        )
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -94,6 +136,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"export NIXFLEX_API_KEY={NIXFLEX_DEMO_KEY}", flush=True)
         print(f"export SMSFACTOR_BASE_URL={base_url}/smsfactor", flush=True)
         print(f"export SMSFACTOR_API_TOKEN={SMSFACTOR_DEMO_TOKEN}", flush=True)
+        for sender, points in args.drop:
+            print(
+                f"# delivery drop: {sender} -{points:g} points from {anchor.isoformat()}",
+                flush=True,
+            )
         while not stop.wait(0.5):
             pass
 

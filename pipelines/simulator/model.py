@@ -6,6 +6,8 @@ Each campaign's static plan is drawn once from its own ``random.Random(f"{seed}:
 demo one) and its state at any instant is a function of (plan, t) alone, so statuses and
 counters only move forward and the same seed and anchor give the same bytes. The
 vendor-specific plans live beside their request handlers in ``nixflex`` and ``smsfactor``.
+A ``DeliveryDrop`` is applied when a plan is drawn, after every other draw of it and from a
+generator of its own, so a campaign no drop touches keeps the exact plan it has without drops.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import math
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -54,6 +56,65 @@ SMSFACTOR_TEXTS = (
     "Pensez à apporter votre carte grise et le bon de dépôt remis lors de la prise en charge. "
     "Merci de votre confiance. STOP 36180",
 )
+
+
+@dataclass(frozen=True)
+class DeliveryDrop:
+    """Campaigns from ``sender`` whose sending starts in [``start``, ``end``) deliver
+    ``points`` percentage points fewer of their messages than they would have (90 % → 60 %
+    for 30 points); ``end`` None: open-ended.
+
+    ``sender`` is a Nixflex campaign's ``from_number`` or an SMSFactor campaign's ``sender``.
+    The messages taken off fail instead: on Nixflex as "failed" with Twilio's
+    "30007: Message filtered" (carrier filtering), on SMSFactor in the ``error`` counter.
+    Drops on the same sender whose windows hold a campaign's send start add up (at most
+    every delivered message is taken off).
+    """
+
+    sender: str
+    points: float
+    start: datetime
+    end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sender, str) or not self.sender.strip():
+            raise ValueError("a delivery drop needs a non-empty sender")
+        points = self.points
+        if isinstance(points, bool) or not isinstance(points, int | float):
+            raise ValueError(f"delivery drop points must be a number, not {points!r}")
+        if not 0 < points <= 100:
+            raise ValueError(f"delivery drop points must be in (0, 100], not {points!r}")
+        for name, instant in (("start", self.start), ("end", self.end)):
+            if instant is None and name == "end":
+                continue
+            if not isinstance(instant, datetime) or instant.utcoffset() is None:
+                raise ValueError(f"delivery drop {name} must be a tz-aware datetime")
+        if self.end is not None and self.end <= self.start:
+            raise ValueError("delivery drop end must be after its start")
+
+    def covers(self, sender: str, send_ts: float) -> bool:
+        """Whether a campaign from ``sender`` starting to send at ``send_ts`` falls under it."""
+        if sender != self.sender or not self.start.timestamp() <= send_ts:
+            return False
+        return self.end is None or send_ts < self.end.timestamp()
+
+
+def drop_points(drops: Iterable[DeliveryDrop], sender: str, send_ts: float | None) -> float:
+    """Points taken off a campaign's delivered share: the sum over the drops covering it
+    (0 for a campaign that never sends: ``send_ts`` None or infinite)."""
+    if send_ts is None or not math.isfinite(send_ts):
+        return 0.0
+    return float(sum(drop.points for drop in drops if drop.covers(sender, send_ts)))
+
+
+def dropped(rng_key: str, delivered: int, total: int, points: float) -> int:
+    """How many of ``delivered`` messages (out of ``total``) a drop of ``points`` moves to a
+    failure: Binomial(delivered, min(1, points/100 / (delivered/total))) drawn from the
+    campaign's own ``{rng_key}:drop`` generator, so on average ``points`` % of ``total``."""
+    if points <= 0 or delivered <= 0:
+        return 0
+    p = min(1.0, points / 100 * total / delivered)
+    return binomial(random.Random(f"{rng_key}:drop"), delivered, p)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,11 @@ dedicated generators (``…:timeline`` for timing and outcome, ``…:recipients`
 and SIDs) and kept in a bounded LRU cache. Final outcomes are tallied in the plan, so a settled
 campaign's counts need no recipients at all. ``handle`` maps (path, query, account, now) to a
 ``Response`` with no I/O; paths are relative to the mount point ``{base}/nixflex/v1``.
+
+A delivery drop (``DeliveryDrop``) on a campaign's ``from_number`` turns some of the recipients
+that would have been delivered into filtered ones ("failed", "30007: Message filtered"), chosen
+by a ``…:drop:timeline`` generator of their own, so every other recipient keeps its timing,
+identity and outcome.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import random
 import threading
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -25,12 +30,15 @@ from pipelines.simulator.model import (
     FIRST_NAMES,
     NIXFLEX_TEMPLATES,
     SPREAD,
+    DeliveryDrop,
     LruCache,
     Response,
     binomial,
     campaign_rng,
     check_sizes,
     dispatch_pace,
+    drop_points,
+    dropped,
     hex_token,
     int_param,
     iso_epoch,
@@ -56,8 +64,11 @@ DETAIL_FIELDS = (
 # Twilio error texts as Nixflex relays them (codes 30003, 30005, 30006, 30007).
 UNDELIVERED_ERRORS = ("Unknown handset", "Unreachable handset", "Landline or unreachable carrier")
 FAILED_ERRORS = ("Message filtered", "Unreachable handset", "Unknown handset")
-# Final outcomes by code; a final "sent" never gets a receipt (a soft failure).
-OUTCOMES = ("delivered", "undelivered", "failed", "sent")
+# Final status by outcome code; a final "sent" never gets a receipt (a soft failure). Code 4,
+# FILTERED, is a message a delivery drop took off: "failed" with FILTERED_ERROR.
+OUTCOMES = ("delivered", "undelivered", "failed", "sent", "failed")
+FILTERED = 4
+FILTERED_ERROR = "30007: Message filtered"
 OUTCOME_ODDS = (0.04, 0.03, 0.03)  # undelivered, failed, sent; the rest is delivered
 MAX_SENT_DELAY_S = 600
 MAX_RECEIPT_S = 48 * 3600
@@ -96,7 +107,8 @@ class NixflexCampaign:
     held: str
     size: int  # recipients (0 for a laid-out draft)
     pace: float  # seconds between two recipients leaving Nixflex
-    tally: tuple[int, int, int, int]  # final outcomes, in OUTCOMES order
+    # Final outcomes by code: delivered, undelivered, failed, sent, filtered (a drop's).
+    tally: tuple[int, int, int, int, int]
     rng_key: str  # prefix of the recipient generators' seeds
 
     def elapsed(self, now_ts: float) -> float:
@@ -127,7 +139,7 @@ class NixflexCampaign:
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
-    """Per-recipient offsets (seconds after send start) and final outcome codes."""
+    """Per-recipient offsets (seconds after send start) and final outcome codes (OUTCOMES)."""
 
     queued: array[float]
     sent: array[float]
@@ -165,12 +177,18 @@ def build_timeline(plan: NixflexCampaign) -> Timeline:
     rng = random.Random(f"{plan.rng_key}:timeline")
     size, pace, rnd, log = plan.size, plan.pace, rng.random, math.log
     outcome = bytearray(size)
-    failing = rng.sample(range(size), size - plan.tally[0])
+    filtered = plan.tally[FILTERED]
+    # Outcomes as they would be without a drop, then the drop's share of the delivered ones.
+    failing = rng.sample(range(size), size - plan.tally[0] - filtered)
     start = 0
     for code in (1, 2, 3):
         for position in failing[start : start + plan.tally[code]]:
             outcome[position] = code
         start += plan.tally[code]
+    if filtered:
+        delivered = [i for i in range(size) if outcome[i] == 0]
+        for position in random.Random(f"{plan.rng_key}:drop:timeline").sample(delivered, filtered):
+            outcome[position] = FILTERED
     queued, sent, final = [0.0] * size, [0.0] * size, [math.inf] * size
     for i in range(size):
         queued_s = float(int(i * pace + 2 * rnd()))
@@ -200,10 +218,14 @@ def build_identity(plan: NixflexCampaign, timeline: Timeline) -> Identity:
     names = rng.choices(FIRST_NAMES, k=plan.size)
     bits = rng.getrandbits
     sids = [f"SM{bits(128):032x}" for _ in range(plan.size)]
-    errors = [
-        None if code in (0, 3) else rng.choice(UNDELIVERED_ERRORS if code == 1 else FAILED_ERRORS)
-        for code in timeline.outcome
-    ]
+    errors: list[str | None] = []
+    for code in timeline.outcome:
+        if code in (0, 3):
+            errors.append(None)
+        elif code == FILTERED:  # a fixed text: the generator draws as for a delivered one
+            errors.append(FILTERED_ERROR)
+        else:
+            errors.append(rng.choice(UNDELIVERED_ERRORS if code == 1 else FAILED_ERRORS))
     return Identity(
         # UK mobile numbers (07 1xx xxx xxx), a range the numbering plan assigns in full:
         # each names a country (GB), as real recipients' numbers do.
@@ -263,8 +285,11 @@ class NixflexAccount:
         taken_ids: set[str],
         namespace: str = "nixflex",
         sizes: tuple[int, int] = DEFAULT_SIZES,
+        drops: Sequence[DeliveryDrop] = (),
     ) -> None:
         self.api_key, self.label = api_key, key_label(api_key)
+        # Read whenever a plan is drawn: the simulator passes its own (growing) list.
+        self.drops = drops
         self.seed, self.anchor, self.namespace = seed, anchor, namespace
         self.sizes = check_sizes(sizes, "nixflex sizes", MAX_RECIPIENTS)
         self.cache, self._taken = cache, taken_ids
@@ -297,6 +322,7 @@ class NixflexAccount:
         *,
         kind: str = "immediate",
         send_at: datetime | None = None,
+        from_number: str | None = None,
     ) -> str:
         """Add one campaign of ``kind`` (see ``KINDS``); return its id.
 
@@ -304,9 +330,14 @@ class NixflexAccount:
         recipient pending until then); "scheduled" shows "scheduled" with ``scheduled_at`` set
         until ``send_at``; "launched" is a draft until ``send_at``, its launch, then sends;
         "draft" never sends (its recipients stay pending). ``send_at`` may not precede
-        ``created_at``.
+        ``created_at``. ``from_number`` picks the agent sending from it (default: drawn).
         """
         check_sizes((size, size), "size", MAX_RECIPIENTS)
+        if from_number is not None and from_number not in self.senders():
+            raise ValueError(
+                f"no agent of Nixflex key id {self.label!r} sends from {from_number!r}; "
+                f"its senders are {', '.join(self.senders())}"
+            )
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}")
         if kind == "draft" and send_at is not None:
@@ -316,9 +347,20 @@ class NixflexAccount:
         if send_at is not None and send_at < created_at:
             raise ValueError("send_at must not precede created_at")
         with self._lock:
-            plan = self._build(len(self._plans), created_at, size=size, kind=kind, send_at=send_at)
+            plan = self._build(
+                len(self._plans),
+                created_at,
+                size=size,
+                kind=kind,
+                send_at=send_at,
+                from_number=from_number,
+            )
             self._extend([plan])
         return plan.campaign_id
+
+    def senders(self) -> list[str]:
+        """The from_numbers of the account's agents, in agent order."""
+        return [from_number for _, from_number in self._agents]
 
     def campaign_ids(self) -> list[str]:
         """Every campaign id, newest first (including ones not created yet at "now")."""
@@ -366,14 +408,20 @@ class NixflexAccount:
         size: int | None = None,
         kind: str = "",
         send_at: datetime | None = None,
+        from_number: str | None = None,
     ) -> NixflexCampaign:
         """Draw campaign ``index``'s plan; ``role`` ("", "draft" or "scheduled") is a laid-out
-        campaign's, ``kind`` and ``send_at`` an added one's (see ``add``)."""
+        campaign's, ``kind``, ``send_at`` and ``from_number`` an added one's (see ``add``).
+        A delivery drop covering it is applied last, from its own generator."""
         rng = campaign_rng(self.seed, self.namespace, index)
         rng_key = f"{self.seed}:{self.namespace}:{index}"
         campaign_id = self._new_id(rng_key)
         name, template = rng.choice(NIXFLEX_TEMPLATES)
-        agent_id, from_number = rng.choice(self._agents)
+        agent_id, drawn_number = rng.choice(self._agents)
+        if from_number is None:
+            from_number = drawn_number
+        else:
+            agent_id = next(agent for agent, number in self._agents if number == from_number)
         source = rng.choice(("dashboard", "api"))
         size = size if size is not None else rng.randint(*self.sizes)
         scheduled_at = None
@@ -386,14 +434,18 @@ class NixflexAccount:
             scheduled_at = send_start if kind == "scheduled" else None
         # size - 1 gaps: the last recipient leaves at the paced end, after the anchor.
         pace = dispatch_pace(rng, max(size - 1, 1), send_start, self.anchor, in_flight)
+        send_ts = None if "draft" in (role, kind) else send_start.timestamp()
         if role == "draft":
-            size, tally = 0, (0, 0, 0, 0)
+            size, tally = 0, (0, 0, 0, 0, 0)
         else:
             undelivered = binomial(rng, size, OUTCOME_ODDS[0])
             failed = binomial(rng, size - undelivered, OUTCOME_ODDS[1] / (1 - OUTCOME_ODDS[0]))
             rest = size - undelivered - failed
             sent = binomial(rng, rest, OUTCOME_ODDS[2] / (1 - sum(OUTCOME_ODDS[:2])))
-            tally = (rest - sent, undelivered, failed, sent)
+            delivered = rest - sent
+            points = drop_points(self.drops, from_number, send_ts)
+            filtered = dropped(rng_key, delivered, size, points)
+            tally = (delivered - filtered, undelivered, failed, sent, filtered)
         return NixflexCampaign(
             campaign_id=campaign_id,
             name=name,
@@ -405,7 +457,7 @@ class NixflexAccount:
             created_ts=created_at.timestamp(),
             created_iso=iso_z(created_at),
             scheduled_at=scheduled_at,
-            send_ts=None if "draft" in (role, kind) else send_start.timestamp(),
+            send_ts=send_ts,
             held=HOLD_STATUS[kind] if kind else HOLD_STATUS.get(role, ""),
             size=size,
             pace=pace,

@@ -4,7 +4,7 @@
 campaigns), the call counters, the rate limiter and the injected faults (``faults``);
 ``serve`` exposes it over real HTTP on a ``ThreadingHTTPServer`` with Nixflex mounted at
 ``/nixflex/v1``, SMSFactor at ``/smsfactor`` and an unauthenticated control API at ``/_sim``
-(call counts, clock, faults) for out-of-process use.
+(call counts, clock, faults, delivery drops) for out-of-process use.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from pipelines.simulator.faults import (
 )
 from pipelines.simulator.model import (
     SPREAD,
+    DeliveryDrop,
     Response,
     SimClock,
     bearer_token,
@@ -60,6 +61,12 @@ class Simulator:
     recipient count drawn from ``nixflex_sizes`` / ``smsfactor_sizes``. Each API key may make
     ``rate_limit`` requests (``smsfactor_rate_limit`` per token; None: unlimited) per fixed
     window of ``rate_window`` real seconds.
+
+    ``drops`` (see ``DeliveryDrop``) lower the delivered share of the campaigns of a sender
+    that start sending within a window, in every account: those laid out here and those added
+    later. A campaign's plan is drawn once, when it is laid out or added, so a drop added later
+    with ``drop_delivery`` reaches only campaigns added after it: give ``drops`` here for the
+    laid-out ones.
     """
 
     def __init__(
@@ -78,8 +85,13 @@ class Simulator:
         rate_limit: int | None = RATE_LIMIT,
         rate_window: float = 60.0,
         smsfactor_rate_limit: int | None = None,
+        drops: Iterable[DeliveryDrop] = (),
     ) -> None:
         self.seed = seed
+        self._drops: list[DeliveryDrop] = list(drops)  # shared with every account
+        for drop in self._drops:
+            if not isinstance(drop, DeliveryDrop):
+                raise TypeError(f"drops must be DeliveryDrop instances, not {drop!r}")
         self.clock = clock if clock is not None else SimClock()
         if anchor is None:
             anchor = self.clock.now().replace(second=0, microsecond=0)
@@ -141,6 +153,7 @@ class Simulator:
                 self._nixflex_ids,
                 namespace,
                 sizes,
+                self._drops,
             )
             ids = account.lay_out(campaigns, active_campaigns, history)
             self._nixflex[api_key] = account
@@ -172,7 +185,14 @@ class Simulator:
             while residue in used:
                 residue = (residue + 1) % ID_STRIDE
             account = SmsfactorAccount(
-                api_token, account_seed, self.anchor, residue, namespace, sizes, self._smsfactor_ids
+                api_token,
+                account_seed,
+                self.anchor,
+                residue,
+                namespace,
+                sizes,
+                self._smsfactor_ids,
+                self._drops,
             )
             ids = account.lay_out(campaigns, active_campaigns, history)
             self._smsfactor[api_token] = account
@@ -187,6 +207,10 @@ class Simulator:
         yet); drawn ids grow with creation, explicit ones (``add_smsfactor_campaign``) need not."""
         return self._smsfactor_account(api_token).campaign_ids()
 
+    def nixflex_senders(self, api_key: str = nixflex.DEMO_KEY) -> list[str]:
+        """The from_numbers a key's Nixflex campaigns are sent from (one per agent)."""
+        return self._nixflex_account(api_key).senders()
+
     def add_nixflex_campaign(
         self,
         size: int = 50,
@@ -195,6 +219,7 @@ class Simulator:
         api_key: str = nixflex.DEMO_KEY,
         kind: str = "immediate",
         send_at: datetime | None = None,
+        from_number: str | None = None,
     ) -> str:
         """Add a Nixflex campaign of ``size`` recipients created now (or at ``created_at``);
         return its id. Instants are tz-aware and kept to the whole second.
@@ -209,14 +234,16 @@ class Simulator:
         - ``"draft"``: a draft for ever (no ``send_at``); its recipients stay pending.
 
         Once sending, it is "running" while any recipient is pending or queued, then "done".
-        It is listed (newest first by ``created_at``) from ``created_at`` on.
+        It is listed (newest first by ``created_at``) from ``created_at`` on. ``from_number``
+        picks the agent sending from that number (one of ``nixflex_senders``; ValueError
+        otherwise); by default one is drawn.
         """
         if kind not in nixflex.KINDS:
             raise ValueError(f"kind must be one of {', '.join(nixflex.KINDS)}")
         account, created = self._nixflex_account(api_key), self._creation(created_at)
         send = None if send_at is None else _instant(send_at)
         with self._lock:  # campaign ids are drawn against every account's
-            return account.add(size, created, kind=kind, send_at=send)
+            return account.add(size, created, kind=kind, send_at=send, from_number=from_number)
 
     def add_smsfactor_campaign(
         self,
@@ -227,6 +254,7 @@ class Simulator:
         campaign_id: int | None = None,
         send_at: datetime | None = None,
         held_until: datetime | None = None,
+        sender: str | None = None,
     ) -> str:
         """Add an SMSFactor campaign of ``size`` messages created now (or at ``created_at``);
         return its id. Instants are tz-aware and kept to the whole second.
@@ -237,15 +265,43 @@ class Simulator:
         ``date`` (default: at creation), "Waiting" until then. ``held_until``: "In moderation"
         from creation until that instant; released after the send date, it sends at release
         while ``date`` still shows the requested send date. The history lists it from
-        ``created_at`` on.
+        ``created_at`` on. ``sender``: the sender name it shows (default: drawn).
         """
         account, created = self._smsfactor_account(api_token), self._creation(created_at)
         send = None if send_at is None else _instant(send_at)
         held = None if held_until is None else _instant(held_until)
         with self._lock:  # explicit ids are checked against every account's
             return account.add(
-                size, created, campaign_id=campaign_id, send_at=send, held_until=held
+                size,
+                created,
+                campaign_id=campaign_id,
+                send_at=send,
+                held_until=held,
+                sender=sender,
             )
+
+    # Delivery drops.
+
+    def drop_delivery(
+        self,
+        sender: str,
+        points: float,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> DeliveryDrop:
+        """Make campaigns from ``sender`` that start sending in [``start``, ``end``) (start
+        default: the clock's now; end None: open-ended) deliver ``points`` percentage points
+        fewer of their messages; return the drop. It reaches campaigns added from now on only:
+        the laid-out ones were drawn at construction (pass ``drops=`` there for them)."""
+        drop = DeliveryDrop(sender, points, self.clock.now() if start is None else start, end)
+        with self._lock:  # plans are drawn under this lock too
+            self._drops.append(drop)
+        return drop
+
+    def delivery_drops(self) -> list[DeliveryDrop]:
+        """Every delivery drop, in the order given."""
+        with self._lock:
+            return list(self._drops)
 
     def _nixflex_account(self, api_key: str) -> NixflexAccount:
         account = self._nixflex.get(api_key)
@@ -395,6 +451,8 @@ class Simulator:
             return _control_json(200, self.calls_snapshot())
         if route == CONTROL + "/faults":
             return self._control_faults(method, body)
+        if route == CONTROL + "/drops" and method in ("GET", "POST"):
+            return self._control_drops(method, body)
         if route != CONTROL + "/clock" or method not in ("GET", "POST"):
             return _control_json(404, {"error": f"no control route {method} {path}"})
         if method == "POST":
@@ -418,6 +476,28 @@ class Simulator:
             headers = {"Content-Type": "application/json", "Allow": "GET, POST, DELETE"}
             return Response(405, headers, payload, "")
         return _control_json(200, {"faults": [fault_to_json(f) for f in self.pending_faults()]})
+
+    def _control_drops(self, method: str, body: bytes) -> Response:
+        """``POST {"sender": S, "points": P}`` adds a drop from now on (for campaigns added
+        afterwards); ``GET`` and ``POST`` answer every drop."""
+        if method == "POST":
+            try:
+                command = json.loads(body or b"{}")
+                if not isinstance(command, dict) or set(command) != {"sender", "points"}:
+                    raise ValueError('expected {"sender": "…", "points": N}')
+                self.drop_delivery(command["sender"], command["points"])
+            except ValueError as error:
+                return _control_json(400, {"error": str(error)})
+        drops = [
+            {
+                "sender": d.sender,
+                "points": d.points,
+                "start": iso_z(d.start),
+                "end": None if d.end is None else iso_z(d.end),
+            }
+            for d in self.delivery_drops()
+        ]
+        return _control_json(200, {"drops": drops})
 
     def _move_clock(self, body: bytes) -> str | None:
         """Apply ``{"advance_seconds": n}`` or ``{"set": ISO}``; return an error text or None."""

@@ -4,7 +4,9 @@ Shapes follow the vendor's documented ``GET /campaign/{id}`` and history endpoin
 ``campaign`` is an array of one, every campaign number is a string, dates are Europe/Paris
 wall-clock ``Y-m-d H:i:s``, errors come in the body (HTTP 200 except for authentication), and
 XML is the default format: JSON only when ``Accept`` mentions json. Paths are relative to the
-mount point ``{base}/smsfactor``.
+mount point ``{base}/smsfactor``. A delivery drop (``DeliveryDrop``) on a campaign's sender moves
+some of its final ``delivered`` to ``error``, drawn after the rest of its plan from a generator
+of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 import random
 import threading
 from bisect import insort
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -23,10 +25,13 @@ from pipelines.simulator.model import (
     SMSFACTOR_SENDERS,
     SMSFACTOR_TEXTS,
     SPREAD,
+    DeliveryDrop,
     Response,
     campaign_rng,
     check_sizes,
     dispatch_pace,
+    drop_points,
+    dropped,
     format_decimal,
     hex_token,
     int_param,
@@ -135,6 +140,7 @@ class SmsfactorAccount:
         namespace: str = "smsfactor",
         sizes: tuple[int, int] = DEFAULT_SIZES,
         taken: set[int] | None = None,
+        drops: Sequence[DeliveryDrop] = (),
     ) -> None:
         if not 0 <= residue < ID_STRIDE:
             raise ValueError(f"residue must be in [0, {ID_STRIDE})")
@@ -146,6 +152,8 @@ class SmsfactorAccount:
         self._list_pool = [hex_token(pool_rng, 24) for _ in range(4)]
         self._lock = threading.Lock()
         self._taken = taken if taken is not None else set()
+        # Read whenever a plan is drawn: the simulator passes its own (growing) list.
+        self.drops = drops
         self._count = 0  # campaigns built: the next one's index
         self._plans: tuple[SmsfactorCampaign, ...] = ()  # ascending numeric id
         self._by_id: dict[str, SmsfactorCampaign] = {}
@@ -176,6 +184,7 @@ class SmsfactorAccount:
         campaign_id: int | None = None,
         send_at: datetime | None = None,
         held_until: datetime | None = None,
+        sender: str | None = None,
     ) -> str:
         """Add one campaign; return its id.
 
@@ -183,8 +192,11 @@ class SmsfactorAccount:
         in every account. ``send_at``: the send date (default: at creation), "Waiting" until
         then. ``held_until``: "In moderation" from creation until then, sending at release
         when that is after the send date (which the vendor keeps showing as ``date``).
+        ``sender``: the sender name it shows (default: drawn from ``SMSFACTOR_SENDERS``).
         """
         check_sizes((size, size), "size")
+        if sender is not None and (not isinstance(sender, str) or not sender.strip()):
+            raise ValueError("an SMSFactor sender must be a non-empty string")
         if send_at is not None and send_at < created_at:
             raise ValueError("send_at must not precede created_at")
         if held_until is not None and held_until < created_at:
@@ -201,6 +213,7 @@ class SmsfactorAccount:
                 number=campaign_id,
                 send_at=send_at,
                 held_until=held_until,
+                sender=sender,
             )
             self._extend([plan])
         return plan.campaign_id
@@ -236,9 +249,11 @@ class SmsfactorAccount:
         number: int | None = None,
         send_at: datetime | None = None,
         held_until: datetime | None = None,
+        sender: str | None = None,
     ) -> SmsfactorCampaign:
         """Draw campaign ``index``'s plan; drawn ids increase with ``index``. ``role`` is a
-        laid-out campaign's; ``number``, ``send_at`` and ``held_until`` an added one's."""
+        laid-out campaign's; ``number``, ``send_at``, ``held_until`` and ``sender`` an added
+        one's. A delivery drop covering it is applied last, from its own generator."""
         rng = campaign_rng(self.seed, self.namespace, index)
         total = size if size is not None else rng.randint(*self.sizes)
         npai = int(total * rng.uniform(0, 0.02))
@@ -248,13 +263,6 @@ class SmsfactorAccount:
         expired = int(sendable * rng.uniform(0, 0.015))
         delivered = sendable - error - network_error - expired
         stop = int(delivered * rng.uniform(0, 0.004))
-        finals = (
-            ("delivered", delivered),
-            ("error", error),
-            ("expired", expired),
-            ("network_error", network_error),
-            ("stop", stop),
-        )
         text = rng.choice(SMSFACTOR_TEXTS)
         if send_at is None:
             send_at = created_at
@@ -271,10 +279,29 @@ class SmsfactorAccount:
             while number in self._taken:  # an explicit id took it: the next of this residue
                 number += ID_STRIDE
         self._taken.add(number)
+        # Drawn in this order whatever is used, so the rest of the plan stays the same.
+        drawn_sender = rng.choice(SMSFACTOR_SENDERS)
+        sender = drawn_sender if sender is None else sender
+        lists = tuple(rng.sample(self._list_pool, rng.choice((1, 2))))
+        settle_s = rng.uniform(20, 40) * 60
+        unit_cost = (1 if len(text) <= 160 else 2) * Decimal(rng.choice(("1", "1.087", "1.12")))
+        # A denied campaign never sends; one held for ever has an infinite start.
+        points = 0.0 if role == "denied" else drop_points(self.drops, sender, start_ts)
+        if points:
+            moved = dropped(f"{self.seed}:{self.namespace}:{index}", delivered, total, points)
+            delivered, error = delivered - moved, error + moved
+            stop = min(stop, delivered)  # stop replies come from delivered messages
+        finals = (
+            ("delivered", delivered),
+            ("error", error),
+            ("expired", expired),
+            ("network_error", network_error),
+            ("stop", stop),
+        )
         return SmsfactorCampaign(
             campaign_id=str(number),
             number=number,
-            sender=rng.choice(SMSFACTOR_SENDERS),
+            sender=sender,
             text=text,
             created_at=created_at,
             created_ts=created_at.timestamp(),
@@ -283,14 +310,14 @@ class SmsfactorAccount:
             date=paris_local(send_at),
             start_ts=start_ts,
             held_until_ts=held_until_ts,
-            lists=tuple(rng.sample(self._list_pool, rng.choice((1, 2)))),
+            lists=lists,
             role=role,
             total=total,
             npai=npai,
             finals=finals,
             dispatch_s=pace * total,
-            settle_s=rng.uniform(20, 40) * 60,
-            unit_cost=(1 if len(text) <= 160 else 2) * Decimal(rng.choice(("1", "1.087", "1.12"))),
+            settle_s=settle_s,
+            unit_cost=unit_cost,
         )
 
 
