@@ -102,6 +102,7 @@ _TABLES = (
     "sms.fact_campaign_counters",
     "sms.campaign_outcome",
     "sms.campaign_delivery_time",
+    "sms.campaign_outcome_hour",
     "sms.campaign_poll_state",
     "sms.account_poll_state",
     "meta.sms_privacy",

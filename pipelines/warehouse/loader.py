@@ -417,12 +417,14 @@ def _merge_staged(conn: Connection, campaign: NixflexCampaign, landed: _Landed) 
 
 
 def refresh_aggregates(conn: Connection, provider: str, campaign_id: str) -> None:
-    """Rewrite the campaign's rows of the aggregates the dashboards read
-    (``sms.campaign_outcome``; Nixflex also ``sms.campaign_delivery_time``) from its facts as
-    this transaction just wrote them: they commit, or roll back, with the facts."""
+    """Rewrite the campaign's rows of the aggregates the dashboards and the detection check
+    read (``sms.campaign_outcome``, ``sms.campaign_outcome_hour``; Nixflex also
+    ``sms.campaign_delivery_time``) from its facts as this transaction just wrote them: they
+    commit, or roll back, with the facts."""
     params = {"provider": provider, "campaign_id": campaign_id}
     conn.execute(text(sqlfiles.read("load/clear_campaign_aggregates.sql")), params)
     conn.execute(text(sqlfiles.read("load/insert_campaign_outcome.sql")), params)
+    conn.execute(text(sqlfiles.read("load/insert_campaign_outcome_hour.sql")), params)
     if provider == "nixflex":
         conn.execute(
             text(sqlfiles.read("load/insert_campaign_delivery_time.sql")),

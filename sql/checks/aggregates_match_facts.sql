@@ -2,10 +2,13 @@
 -- equal the facts. For each campaign in scope, sms.campaign_outcome equals its outcomes
 -- recounted from sms.fact_recipient_delivery (Nixflex) or from its latest
 -- sms.fact_campaign_counters snapshot (SMSFactor), and sms.campaign_delivery_time equals
--- its recipients of sms.recipient_time_to_delivery's rule counted in the same buckets;
--- recounted here (from the facts' views, and for the times from the observations behind
--- sms.fact_recipient_status_change: first sight and later changes), not by the loader's
--- SQL. Lists each differing campaign and aggregate with how many rows differ (either way).
+-- its recipients of sms.recipient_time_to_delivery's rule counted in the same buckets, and
+-- sms.campaign_outcome_hour equals its final outcomes by the hour the warehouse learnt them
+-- (Nixflex: from sms.fact_recipient_delivery; SMSFactor: each snapshot's counters less the
+-- previous snapshot's); recounted here (from the facts' views, and for the times from the
+-- observations behind sms.fact_recipient_status_change: first sight and later changes),
+-- not by the loader's SQL. Lists each differing campaign and aggregate with how many rows
+-- differ (either way).
 -- No rows = pass. Severity: ERROR.
 -- Scope: :since NULL checks every campaign; a time checks only the campaigns loaded since
 -- then (sms.campaign_poll_state.last_loaded_at), as after a sync. In psql: \set since null
@@ -147,6 +150,74 @@ time_differs as (
     (select * from expected_time except all select * from held_time)
     union all
     (select * from held_time except all select * from expected_time)
+),
+
+-- Per campaign, its delivered and failed messages by the UTC hour they became known: a
+-- Nixflex recipient at its status_changed_at, one still sent in the hour after the one
+-- holding the later of that and sent_at + 1 hour; an SMSFactor counter's growth since the
+-- previous snapshot at the snapshot's hour.
+expected_hour as (
+    select s.provider, s.campaign_id, h.known_hour, h.outcome, h.status, h.reason, h.messages
+    from in_scope as s
+    cross join lateral (
+        select
+            x.known_hour, x.outcome, x.status, x.reason, sum(x.messages)::bigint as messages
+        from (
+            select
+                case when f.status <> 'sent' then date_trunc('hour', f.status_changed_at, 'UTC')
+                     when f.sent_at is null
+                         or f.status_changed_at >= f.sent_at + interval '1 hour'
+                         then date_trunc('hour', f.status_changed_at, 'UTC') + interval '1 hour'
+                     else date_trunc('hour', f.sent_at + interval '1 hour', 'UTC')
+                          + interval '1 hour'
+                end                                                                as known_hour,
+                f.delivery_bucket                                                  as outcome,
+                f.status,
+                case when f.delivery_bucket = 'failed' then f.error_message end    as reason,
+                1::bigint                                                          as messages
+            from sms.fact_recipient_delivery as f
+            where s.provider = 'nixflex'
+              and f.campaign_id = s.campaign_id
+              and f.delivery_bucket in ('delivered', 'failed')
+            union all
+            select date_trunc('hour', c.observed_at, 'UTC'), v.outcome, null, v.reason,
+                   v.now_value - coalesce(v.before_value, 0)
+            from (
+                select
+                    c.*,
+                    lag(c.delivered) over w     as delivered_before,
+                    lag(c.error) over w         as error_before,
+                    lag(c.expired) over w       as expired_before,
+                    lag(c.network_error) over w as network_error_before
+                from sms.fact_campaign_counters as c
+                where s.provider = 'smsfactor' and c.campaign_id = s.campaign_id
+                window w as (order by c.observed_at)
+            ) as c
+            cross join lateral (
+                values
+                    ('delivered', null, c.delivered::bigint, c.delivered_before::bigint),
+                    ('failed', 'error', c.error::bigint, c.error_before::bigint),
+                    ('failed', 'expired', c.expired::bigint, c.expired_before::bigint),
+                    ('failed', 'network_error', c.network_error::bigint,
+                     c.network_error_before::bigint)
+            ) as v (outcome, reason, now_value, before_value)
+        ) as x
+        group by 1, 2, 3, 4
+        having sum(x.messages) <> 0
+        offset 0
+    ) as h
+),
+
+held_hour as (
+    select h.provider, h.campaign_id, h.known_hour, h.outcome, h.status, h.reason, h.messages
+    from sms.campaign_outcome_hour as h
+    join in_scope as s using (provider, campaign_id)
+),
+
+hour_differs as (
+    (select * from expected_hour except all select * from held_hour)
+    union all
+    (select * from held_hour except all select * from expected_hour)
 )
 
 select provider, campaign_id, 'sms.campaign_outcome' as aggregate, count(*) as rows_differing
@@ -155,5 +226,9 @@ group by provider, campaign_id
 union all
 select provider, campaign_id, 'sms.campaign_delivery_time', count(*)
 from time_differs
+group by provider, campaign_id
+union all
+select provider, campaign_id, 'sms.campaign_outcome_hour', count(*)
+from hour_differs
 group by provider, campaign_id
 order by provider, campaign_id, aggregate;

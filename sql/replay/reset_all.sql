@@ -35,6 +35,11 @@ delivery_times as (
     where cast(:provider as text) is null or provider = :provider
 ),
 
+outcome_hours as (
+    delete from sms.campaign_outcome_hour
+    where cast(:provider as text) is null or provider = :provider
+),
+
 campaigns as (
     delete from sms.dim_campaign
     where cast(:provider as text) is null or provider = :provider
