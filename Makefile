@@ -126,6 +126,10 @@ bench-plans: $(STAMP) ## analysts' questions and every check, timed with their q
 bench-scale: $(STAMP) ## one incremental sync, the daily full check and the delivery view on a 50 M-row warehouse vs an empty one (ROWS=… for another size; ~20 min at 50 M)
 	@$(PY) -m bench.scale $(if $(ROWS),--rows $(ROWS))
 
+.PHONY: bench-detect
+bench-detect: $(STAMP) ## the delivery-drop rule on 15 simulated days synced hourly: false alerts on steady traffic, hours to flag a 30-point drop (~3 min)
+	@$(PY) -m bench.detection
+
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .

@@ -39,8 +39,13 @@ from pipelines.runs import PID_TAG, reclaim_stale_runs, worker_tags
 from pipelines.warehouse.engine import get_engine
 from pipelines.warehouse.migrate import ensure_migrated
 from tests.conftest import SimulatorHandle
-from tests.sync_helpers import assert_mart_matches_vendors, rows, scalar
-from tests.test_end_to_end import nixflex_campaigns, smsfactor_campaigns
+from tests.sync_helpers import (
+    assert_mart_matches_vendors,
+    nixflex_campaigns,
+    rows,
+    scalar,
+    smsfactor_campaigns,
+)
 
 pytestmark = pytest.mark.slow
 

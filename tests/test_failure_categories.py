@@ -17,8 +17,14 @@ from sqlalchemy import Engine, text
 from pipelines.warehouse.checks import run_check
 from pipelines.warehouse.loader import refresh_aggregates
 from tests.conftest import SimulatorHandle
-from tests.sync_helpers import BUCKET, checks_by_name, rows, run_full_sync
-from tests.test_end_to_end import nixflex_campaigns, smsfactor_campaigns
+from tests.sync_helpers import (
+    BUCKET,
+    checks_by_name,
+    nixflex_campaigns,
+    rows,
+    run_full_sync,
+    smsfactor_campaigns,
+)
 
 pytestmark = pytest.mark.slow
 

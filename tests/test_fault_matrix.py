@@ -17,8 +17,14 @@ from sqlalchemy import Engine
 
 from pipelines.simulator import SMSFACTOR_DEMO_TOKEN, Fault
 from tests.conftest import SimulatorHandle
-from tests.sync_helpers import BUCKET, checks_by_name, rows, run_full_sync, scalar
-from tests.test_end_to_end import nixflex_campaigns
+from tests.sync_helpers import (
+    BUCKET,
+    checks_by_name,
+    nixflex_campaigns,
+    rows,
+    run_full_sync,
+    scalar,
+)
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,14 @@ from sqlalchemy import Engine, text
 
 from pipelines.warehouse.loader import refresh_aggregates
 from tests.conftest import SimulatorHandle
-from tests.sync_helpers import nixflex_expected, rows, run_full_sync
+from tests.sync_helpers import (
+    nixflex_campaigns,
+    nixflex_expected,
+    rows,
+    run_full_sync,
+    smsfactor_campaigns,
+)
 from tests.test_analysts import _queries
-from tests.test_end_to_end import nixflex_campaigns, smsfactor_campaigns
 
 pytestmark = pytest.mark.slow
 

@@ -39,8 +39,13 @@ from sqlalchemy.engine import URL, make_url
 from pipelines.defs.raw_assets import NIXFLEX_POOL, SMSFACTOR_POOL
 from pipelines.warehouse.engine import get_engine
 from tests.conftest import _embedded_base_url
-from tests.sync_helpers import assert_mart_matches_vendors, rows, scalar
-from tests.test_end_to_end import nixflex_campaigns, smsfactor_campaigns
+from tests.sync_helpers import (
+    assert_mart_matches_vendors,
+    nixflex_campaigns,
+    rows,
+    scalar,
+    smsfactor_campaigns,
+)
 
 pytestmark = pytest.mark.slow
 

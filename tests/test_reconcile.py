@@ -10,8 +10,7 @@ from sqlalchemy import Engine, text
 
 from pipelines.warehouse.reconcile import reconcile
 from tests.conftest import SimulatorHandle
-from tests.sync_helpers import checks_by_name, rows, run_full_sync
-from tests.test_end_to_end import nixflex_campaigns
+from tests.sync_helpers import checks_by_name, nixflex_campaigns, rows, run_full_sync
 
 
 def _served_statuses(detail: dict) -> dict[str, int]:

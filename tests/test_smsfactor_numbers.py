@@ -25,8 +25,7 @@ from pipelines.simulator.smsfactor import to_xml
 from pipelines.vendors import records
 from pipelines.vendors.smsfactor_parse import decode, parse_campaigns
 from tests.conftest import T0, SimulatorHandle
-from tests.sync_helpers import rows, run_full_sync, smsfactor_expected
-from tests.test_end_to_end import smsfactor_campaigns
+from tests.sync_helpers import rows, run_full_sync, smsfactor_campaigns, smsfactor_expected
 
 SPACES = (" ", "\u00a0", "\u202f")
 NARROW_NBSP = "\u202f"

@@ -23,6 +23,7 @@ from pipelines import clock as pipeline_clock
 from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, SimClock, Simulator, serve
 from pipelines.warehouse import sqlfiles
 from pipelines.warehouse.bodies import read_back
+from pipelines.warehouse.detection import DetectionSettings, delivery_drops, stuck_campaigns
 from pipelines.warehouse.engine import get_engine
 from pipelines.warehouse.loader import refresh_aggregates
 from pipelines.warehouse.migrate import migrate
@@ -197,6 +198,19 @@ def test_the_test_databases_run_in_the_zones_ci_says(
         assert zone == time_zone_of(os.environ["WAREHOUSE_TEST_URL"])
 
 
+def _detections(engine: Engine, at: datetime) -> dict[str, list]:
+    """What the detection checks find two hours after the second sync (every segment's rate
+    in the window; campaigns pending an hour after sending) and the aggregate they read."""
+    settings = DetectionSettings(min_messages=1, drop_percent=1, stuck_after_hours=1)
+    as_of = at + timedelta(hours=4)
+    hours = "select * from sms.campaign_outcome_hour order by 1, 2, 3, 4, 5, 6, 7"
+    return {
+        "delivery_drops": delivery_drops(engine, as_of, settings).rows,
+        "stuck_campaigns": stuck_campaigns(engine, as_of, settings).rows,
+        "campaign_outcome_hour": [tuple(r) for r in _in_utc(engine, hours)],
+    }
+
+
 @pytest.mark.parametrize("anchor", sorted(ANCHORS))
 def test_every_view_partition_and_retained_month_is_the_same_in_every_zone(
     databases: Databases, anchor: str, monkeypatch: pytest.MonkeyPatch
@@ -232,6 +246,7 @@ def test_every_view_partition_and_retained_month_is_the_same_in_every_zone(
         _copy_raw(source, target)
         replay(target, ReplayScope.ALL)
         views[zone], layouts[zone] = _views(target), _layout(target)
+        views[zone] |= _detections(target, at)
         with target.connect() as conn:
             today = conn.execute(text("select (now() at time zone 'UTC')::date")).scalar_one()
         keep = (today.year * 12 + today.month) - (at.year * 12 + at.month)  # from next_month on
@@ -240,6 +255,9 @@ def test_every_view_partition_and_retained_month_is_the_same_in_every_zone(
 
     reference = views["UTC"]
     assert reference["daily_delivery"] and reference["fact_recipient_delivery"]
+    # Both syncs' outcomes fall in the window; the days before hold none (no baseline).
+    assert reference["delivery_drops"] and reference["stuck_campaigns"]
+    assert reference["campaign_outcome_hour"]
     for zone in ZONES[1:]:
         for name, found in views[zone].items():
             assert found == reference[name], (zone, name)

@@ -24,6 +24,7 @@ from pipelines.cli import run_sync
 from pipelines.defs.checks import SQL_CHECKS
 from pipelines.defs.view_assets import VIEW_KEYS
 from tests.conftest import SimulatorHandle
+from tests.sync_helpers import STUCK
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +47,8 @@ CHECKS = {s.name for s in SQL_CHECKS} | {
     "nixflex_api_answered",
     "smsfactor_api_answered",
     "facts_match_latest_answer",
+    "delivery_rate_is_normal",
+    "campaigns_are_not_stuck",
 }
 
 
@@ -133,7 +136,11 @@ def test_graphql_lists_every_asset_and_check_with_its_latest_result(ui: UI) -> N
     }
     assert set(checks) == CHECKS
     ran = {n: c["executionForLatestMaterialization"] for n, c in checks.items()}
-    assert all(r is not None and r["status"] == "SUCCEEDED" for r in ran.values()), ran
+    assert all(r is not None for r in ran.values()), ran
+    # Each ran and passed, but the stuck check: the simulator holds a campaign in moderation.
+    failed = {n for n, r in ran.items() if r["status"] != "SUCCEEDED"}
+    assert failed == {STUCK}, ran
+    assert ran[STUCK]["status"] == "FAILED"
 
 
 def test_each_table_shows_a_preview_without_personal_data(ui: UI) -> None:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import dagster as dg
 
+from pipelines.defs.detection import detection_checks
 from pipelines.defs.resources import PollingResource, WarehouseResource
 from pipelines.defs.sms_assets import (
     DIM_CAMPAIGN,
@@ -279,4 +280,4 @@ def facts_match_latest_answer(
     )
 
 
-all_checks = [*sql_checks, facts_match_latest_answer]
+all_checks = [*sql_checks, facts_match_latest_answer, *detection_checks]

@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import timedelta
 from typing import ClassVar
 
@@ -26,6 +27,7 @@ from pipelines.polling.policy import PollingPolicy
 from pipelines.vendors.declared import NIXFLEX, SMSFACTOR, Vendor
 from pipelines.vendors.ratelimit import limiter_for
 from pipelines.vendors.transport import DEFAULT_TIMEOUT, VendorClient
+from pipelines.warehouse.detection import DetectionSettings
 from pipelines.warehouse.engine import reachable_engine
 from pipelines.warehouse.migrate import ensure_migrated
 from pipelines.warehouse.privacy import Privacy
@@ -205,6 +207,31 @@ def vendor_resource(resource: type[VendorResource]) -> VendorResource:
     )
 
 
+class DetectionResource(dg.ConfigurableResource):
+    """The detection thresholds (``DetectionSettings``; environment variables in
+    docs/alerts.md)."""
+
+    window_hours: int = DetectionSettings.window_hours
+    baseline_days: int = DetectionSettings.baseline_days
+    drop_percent: float = DetectionSettings.drop_percent
+    min_messages: int = DetectionSettings.min_messages
+    stuck_after_hours: float = DetectionSettings.stuck_after_hours
+
+    def settings(self) -> DetectionSettings:
+        return DetectionSettings(
+            window_hours=self.window_hours,
+            baseline_days=self.baseline_days,
+            drop_percent=self.drop_percent,
+            min_messages=self.min_messages,
+            stuck_after_hours=self.stuck_after_hours,
+        )
+
+
+def detection_resource() -> DetectionResource:
+    """The resource as the environment sets it (a bad value fails when definitions load)."""
+    return DetectionResource(**asdict(DetectionSettings.from_env()))
+
+
 def build_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources wired from the environment (read when the definitions load, values later)."""
     return {
@@ -217,4 +244,5 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
         **{resource.vendor.name: vendor_resource(resource) for resource in VENDOR_RESOURCES},
         "polling": PollingResource(),
         "privacy": PrivacyResource(phone_hash_salt=_env("PHONE_HASH_SALT")),
+        "detection": detection_resource(),
     }
