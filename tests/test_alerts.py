@@ -25,11 +25,14 @@ from pipelines.alerts.delivery import destinations
 from pipelines.alerts.evaluate import evaluate, secrets_of
 from pipelines.alerts.incidents import Incident
 from pipelines.alerts.messages import render
+from pipelines.alerts.preview import would_send
 from pipelines.alerts.settings import AlertSettings
 from pipelines.definitions import build_definitions
 from pipelines.defs.alerts import send_alerts
 from pipelines.defs.resources import WarehouseResource
+from pipelines.demo_history import poll_history
 from pipelines.simulator import NIXFLEX_DEMO_KEY, SMSFACTOR_DEMO_TOKEN, SimClock, Simulator, serve
+from pipelines.simulator.rhythm import add_daily_rhythm
 from pipelines.warehouse.engine import get_engine
 from tests.conftest import T0
 
@@ -410,3 +413,85 @@ def test_message_shows_no_phone_number_nor_secret(monkeypatch: pytest.MonkeyPatc
     shown = json.dumps(message.payload) + message.title + message.body
     assert "+33612345678" not in shown and "salt_do_not_show_123" not in shown
     assert "[redacted] listed twice ([redacted])" in message.body
+
+
+@pytest.mark.slow
+def test_delivery_drop_alerts_once_while_it_lasts_and_resolves_once(
+    alert_state: Engine,
+    receivers: list[Receiver],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Steady campaigns every 8 h per sender, synced hour by hour for a day and a half; then
+    one sender's campaign loses 30 points of delivery (carrier filtering) and the next one is
+    normal again. Real full_sync runs over the simulator, real alert evaluations after each,
+    to a real receiver: one "opened" naming the sender and why, nothing while it lasts, one
+    "resolved" once a normal campaign of that sender is judged."""
+    caplog.set_level(logging.DEBUG)
+    receiver = Receiver()
+    receivers.append(receiver)
+    monkeypatch.setenv("ALERT_URLS", receiver.url(secret=True))
+    monkeypatch.setenv("DELIVERY_BASELINE_DAYS", "1")
+    # The runs' simulated hours are behind the warehouse's own now(): not stale data.
+    monkeypatch.setenv("ALERT_ON_STALE", "no")
+    settings, keys = AlertSettings.from_env(), _check_keys()
+    t0 = T0.replace(minute=0, second=0, microsecond=0)  # the dropped campaign goes out
+    history = t0 - timedelta(hours=40)  # the rhythm's slots fall on t0 every 8 h
+    clock = SimClock(start=history)
+    monkeypatch.setattr(pipeline_clock, "utcnow", clock.now)
+    sim = Simulator(
+        seed=11,
+        nixflex_campaigns=0,
+        smsfactor_campaigns=0,
+        clock=clock,
+        anchor=history,
+        rate_limit=None,
+    )
+    sender = sim.nixflex_senders()[0]
+    sim.drop_delivery(sender, 30, start=t0 - timedelta(minutes=5), end=t0 + timedelta(hours=1))
+    add_daily_rhythm(sim, history, 3, every_hours=8)
+    with serve(sim) as base_url:
+        _point_at(monkeypatch, base_url)
+        poll_history(
+            alert_state, sim, base_url, history, t0 - timedelta(hours=1), timedelta(hours=1)
+        )
+        events_after: dict[str, list[str]] = {}
+        with dg.DagsterInstance.local_temp(str(tmp_path)) as instance:
+            # Before the drop, right after it, while it is in the window, once a normal
+            # campaign of the sender (t0 + 8 h) is in and the dropped one has left it.
+            for label, hours in (("before", -1), ("after", 1), ("during", 3), ("later", 5),
+                                 ("recovered", 9), ("next", 10)):  # fmt: skip
+                clock.set(t0 + timedelta(hours=hours))
+                result = _run(instance)
+                assert result.success
+                evaluate(alert_state, instance, keys, settings)
+                events_after[label] = receiver.events()
+                if label == "after":  # what make demo prints for a run: the same message
+                    evaluations = result.get_asset_check_evaluations()
+                    previews = would_send(evaluations, result.run_id, T0, settings)
+    segment = f"nixflex/default/…{sender[-4:]}"
+    assert events_after["before"] == []
+    assert events_after["after"] == ["opened"]
+    assert events_after["during"] == events_after["later"] == ["opened"]
+    assert events_after["recovered"] == events_after["next"] == ["opened", "resolved"]
+    opened, resolved = receiver.bodies
+    assert (opened["signal"], opened["segment"]) == ("check_warned", segment)
+    assert opened["subject"] == "sms/campaign_delivery:delivery_rate_is_normal"
+    figures = opened["figures"]
+    assert figures["delivery_rate"] < 0.75 * figures["baseline_rate"]
+    assert figures["messages"] >= 100 and figures["baseline_messages"] >= 100
+    assert figures["grown_categories"].startswith("blocked_or_filtered")
+    said = opened["description"]
+    assert said.startswith(f"delivered {100 * figures['delivery_rate']:.1f} % of ")
+    assert "failures that grew: blocked_or_filtered" in said
+    assert opened["title"].endswith(f"({segment})")
+    assert f"Segment: {segment}" in opened["message"]
+    assert resolved["incident_id"] == opened["incident_id"]
+    assert resolved["resolution"].startswith("passed at")
+    [incident] = _incidents(alert_state)
+    assert incident["resolved_at"] is not None and incident["alerts_sent"] == 1
+    [preview] = previews
+    assert (preview.title, preview.payload["description"]) == (opened["title"], said)
+    _assert_no_secret([json.dumps(b) for b in receiver.bodies] + [caplog.text])
+    assert sender not in json.dumps(receiver.bodies)  # a phone-number sender: last digits only

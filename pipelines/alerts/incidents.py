@@ -82,7 +82,8 @@ def record_problems(engine: Engine, problems: Iterable[Problem], now: datetime) 
 def resolve_cleared(
     engine: Engine, incidents: Iterable[Incident], reading: Reading, now: datetime
 ) -> int:
-    """Resolves the open incidents whose problem the reading no longer has; how many."""
+    """Resolves the open incidents whose problem the reading no longer has (for a check that
+    lists the segments it judged, only among those); how many."""
     still = {p.key for p in reading.problems}
     failing = {p.subject for p in reading.problems}
     resolved = 0
@@ -90,6 +91,9 @@ def resolve_cleared(
         for incident in incidents:
             if incident.resolved_at is not None or incident.key in still:
                 continue
+            judged = reading.judged.get(incident.subject)
+            if judged is not None and incident.segment not in judged:
+                continue  # the check could not judge this segment now: no news
             how = reading.cleared.get(incident.subject, "no longer reported as failing")
             if incident.subject in failing:
                 how = "the check's latest evaluation no longer names this segment"

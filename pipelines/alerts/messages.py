@@ -58,7 +58,8 @@ def _lines(incident: Incident, kind: str, now: datetime) -> list[str]:
     if kind == RESOLVED:
         lines.append(f"Resolved: {incident.resolution}")
         lines.append(f"Lasted {_lasted(incident.opened_at, incident.resolved_at or now)}")
-    lines.append(f"Since: {_utc(incident.opened_at)} (incident {incident.incident_id})")
+    numbered = f" (incident {incident.incident_id})" if incident.incident_id else ""
+    lines.append(f"Since: {_utc(incident.opened_at)}{numbered}")
     if incident.segment:
         lines.append(f"Segment: {incident.segment}")
     if d.get("campaigns"):
@@ -78,6 +79,8 @@ def render(incident: Incident, kind: str, now: datetime, secrets: Iterable[str])
     """The ``kind`` message (opened, reminder, resolved) of ``incident``."""
     secrets = set(secrets)
     title = f"[{PRODUCT}] {_LABEL[kind]}: {incident.details.get('headline', incident.subject)}"
+    if incident.segment:
+        title += f" ({incident.segment})"
     body = "\n".join(_lines(incident, kind, now))
     payload = {
         "text": f"{title}\n{body}",

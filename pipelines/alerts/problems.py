@@ -26,10 +26,14 @@ class Problem:
 
 @dataclass
 class Reading:
-    """The open problems, and for each subject seen clear, how (said in "resolved")."""
+    """The open problems, and for each subject seen clear, how (said in "resolved").
+    ``judged``: for a check that says which segments it could judge (``segments_judged``),
+    those segments; an open incident on another segment of it is left as it is (too few
+    messages to say it recovered is not a recovery)."""
 
     problems: list[Problem] = field(default_factory=list)
     cleared: dict[str, str] = field(default_factory=dict)
+    judged: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 def run_link(ui_url: str, run_id: str) -> str:

@@ -5,7 +5,8 @@ check that failed when the settings list it (``check_warned``), the freshness ch
 ``data_is_fresh`` failing (``stale``), and the latest finished run of a sync job failing
 (``run_failed``). Each problem is keyed by (signal, subject, segment): the subject is the
 check (``asset/path:check_name``) or the job; a check whose metadata names ``segments``
-(e.g. senders) makes one problem per segment, so each segment opens and clears on its own.
+(e.g. senders) makes one problem per segment, so each segment opens and clears on its own;
+one whose metadata lists ``segments_judged`` clears only the segments it could judge.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pipelines.alerts.sync_runs import run_signals
 HISTORY = 25  # evaluations looked back through to find when a failing streak began
 # Metadata a message never carries: example rows (they may hold phone numbers), and what is
 # shown otherwise (campaigns, segments).
-_NOT_FIGURES = {"examples", "offending_campaigns", "segments", "sql_file"}
+_NOT_FIGURES = {"examples", "offending_campaigns", "segments", "segments_judged", "sql_file"}
 
 
 def check_subject(key: dg.AssetCheckKey) -> str:
@@ -85,6 +86,9 @@ def _read_check(
     if latest is None:
         return
     subject, record = check_subject(key), history[0]
+    judged = getattr(latest.metadata.get("segments_judged"), "value", None)
+    if isinstance(judged, list):
+        reading.judged[subject] = frozenset(str(name) for name in judged)
     signal = signal_of(latest, settings)
     when = datetime.fromtimestamp(record.event.timestamp, UTC)  # type: ignore[union-attr]
     if signal is None:
@@ -92,10 +96,33 @@ def _read_check(
         reading.cleared[subject] = f"{state} at {when:%Y-%m-%d %H:%M} UTC (run {record.run_id})"
         return
     since = _streak_start(history, signal, settings) or when
-    details = _check_details(key, latest, record.run_id, settings.ui_url)
-    for segment, figures in _segments(latest.metadata).items():
-        seg_details = {**details, "figures": {**details["figures"], **figures}}
-        reading.problems.append(Problem(signal, subject, segment, since, seg_details))
+    reading.problems += problems_of(key, latest, signal, record.run_id, since, settings)
+
+
+def problems_of(
+    key: dg.AssetCheckKey,
+    evaluation: dg.AssetCheckEvaluation,
+    signal: str,
+    run_id: str,
+    since: datetime,
+    settings: AlertSettings,
+) -> list[Problem]:
+    """The problems a failed evaluation raises: one per segment it names (one if none)."""
+    details = _check_details(key, evaluation, run_id, settings.ui_url)
+    problems = []
+    for segment, figures in _segments(evaluation.metadata).items():
+        # A segment that names its own campaigns, or says itself what is wrong, shows
+        # those, not the whole check's.
+        named = figures.pop("campaigns", None)
+        said = figures.pop("said", None)
+        seg_details = {
+            **details,
+            "campaigns": named if isinstance(named, list) else details["campaigns"],
+            "description": said if isinstance(said, str) else details["description"],
+            "figures": {**details["figures"], **figures},
+        }
+        problems.append(Problem(signal, check_subject(key), segment, since, seg_details))
+    return problems
 
 
 def _streak_start(
@@ -117,6 +144,15 @@ def _plain(value: object) -> object:
     if isinstance(inner, bool | int | float):
         return inner
     return str(inner)[:300]
+
+
+def _figure(name: str, value: object) -> object:
+    """A segment's figure; its ``campaigns`` stay a list of names, its ``said`` whole."""
+    if name == "campaigns" and isinstance(value, list):
+        return [str(c) for c in value]
+    if name == "said":
+        return str(value)[:1000]
+    return _plain(value)
 
 
 def _check_details(
@@ -142,7 +178,9 @@ def _segments(metadata: Mapping[str, Any]) -> dict[str, dict[str, object]]:
     (names separated by commas)."""
     value = getattr(metadata.get("segments"), "value", None)
     if isinstance(value, Mapping):
-        return {str(k): {f: _plain(v) for f, v in dict(v or {}).items()} for k, v in value.items()}
+        return {
+            str(k): {f: _figure(f, v) for f, v in dict(v or {}).items()} for k, v in value.items()
+        }
     if isinstance(value, list):
         return {str(name): {} for name in value} or {"": {}}
     names = [n.strip() for n in str(value or "").split(",") if n.strip()]
