@@ -40,7 +40,7 @@ $(DAGSTER_HOME)/dagster.yaml: | pipelines/local_dagster.yaml
 	@test -e $@ || cp pipelines/local_dagster.yaml $@
 endif
 
-demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## simulator + embedded warehouse + two full syncs (the first as of 2 h ago) + summary
+demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## simulator + embedded warehouse + 8 simulated days polled + two full syncs + summary and alerts
 	@$(PY) -m pipelines.cli demo
 
 sync: $(STAMP) $(DAGSTER_HOME)/dagster.yaml ## one full sync against whatever the environment points at

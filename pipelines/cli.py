@@ -26,7 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance, ExecuteInProcessResult, JobDefinition
+    from dagster import (
+        AssetCheckEvaluation,
+        DagsterInstance,
+        ExecuteInProcessResult,
+        JobDefinition,
+    )
 
     from pipelines.simulator import Simulator
 
@@ -49,6 +54,8 @@ class SyncOutcome:
     checks: list[CheckLine]
     errors: tuple[str, ...] = ()  # each failed step: "step: first line of its error"
     not_started: str = ""  # why the run never started (a pool stayed busy)
+    run_id: str = ""
+    evaluations: tuple[AssetCheckEvaluation, ...] = ()  # as Dagster reported them
 
     @property
     def exit_code(self) -> int:
@@ -122,7 +129,13 @@ def _sync_outcome(result: ExecuteInProcessResult) -> SyncOutcome:
         f"{event.step_key}: {_first_line(event.step_failure_data.error)}"
         for event in result.get_step_failure_events()
     )
-    return SyncOutcome(result.success, sorted(checks, key=lambda c: (c.asset, c.name)), errors)
+    return SyncOutcome(
+        result.success,
+        sorted(checks, key=lambda c: (c.asset, c.name)),
+        errors,
+        run_id=result.run_id,
+        evaluations=tuple(result.get_asset_check_evaluations()),
+    )
 
 
 def _first_line(error: object) -> str:
@@ -216,23 +229,33 @@ DEMO_LEAD = timedelta(hours=2)
 
 def cmd_demo(_: argparse.Namespace) -> int:
     from pipelines import clock as pipeline_clock
-    from pipelines.demo_summary import print_summary
-    from pipelines.simulator import SimClock, Simulator
-    from pipelines.warehouse.engine import EMBEDDED_DIR
+    from pipelines.demo_history import HISTORY_DAYS, demo_simulator, poll_history
+    from pipelines.demo_summary import print_alerts, print_summary
+    from pipelines.warehouse.engine import EMBEDDED_DIR, get_engine
 
     # The demo always uses the embedded warehouse, never a WAREHOUSE_URL it may find.
     os.environ.pop("WAREHOUSE_URL", None)
     print(f"Starting the vendor simulator and the embedded warehouse ({EMBEDDED_DIR})...")
-    start = datetime.now(UTC) - DEMO_LEAD
-    sim_clock = SimClock(start=start)
-    simulator = Simulator(clock=sim_clock, anchor=start)
+    now = datetime.now(UTC)
+    start = now - DEMO_LEAD
+    simulator, dropped, history = demo_simulator(now, DEMO_LEAD)
+    sim_clock = simulator.clock
     with _simulator(0, simulator) as base_url, pipeline_clock.following(sim_clock.now):
-        print(f"Simulator on {base_url}; a first sync as of {DEMO_LEAD} ago...")
+        print(
+            f"Simulator on {base_url}. Polling its past {HISTORY_DAYS} days every 2 hours: "
+            f"campaigns on a daily schedule, and a 30-point delivery drop on sender {dropped} "
+            "in the last hours..."
+        )
+        engine = get_engine(None)
+        syncs = poll_history(engine, simulator, base_url, history, start, timedelta(hours=2))
+        print(f"...{syncs} syncs done. A full sync with every check as of {DEMO_LEAD} ago...")
+        sim_clock.set(start)
         run_sync()
         sim_clock.set(datetime.now(UTC))
         print("...and a second one now, which sees what moved in between:")
         outcome = run_sync()
     print_summary(outcome)
+    print_alerts(outcome)
     return outcome.exit_code
 
 

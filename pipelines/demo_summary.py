@@ -51,3 +51,21 @@ def print_summary(outcome: SyncOutcome) -> None:
     print("  make psql       a psql session on this warehouse; try:")
     print("                  select * from sms.campaign_delivery order by created_at desc;")
     print(f"  connect with    psql '{libpq_url(engine.url)}'")
+
+
+def print_alerts(outcome: SyncOutcome) -> None:
+    """The alerts the last sync's checks raise: sent by the sensor ``send_alerts`` when
+    ``ALERT_URLS`` is set (docs/alerts.md); the demo only shows them."""
+    from pipelines import clock
+    from pipelines.alerts.evaluate import secrets_of
+    from pipelines.alerts.preview import would_send
+    from pipelines.alerts.settings import AlertSettings
+
+    settings = AlertSettings.from_env()
+    messages = would_send(
+        outcome.evaluations, outcome.run_id, clock.utcnow(), settings, secrets_of(settings)
+    )
+    print(f"\nAlerts this sync would send ({len(messages)}; docs/alerts.md says where to)")
+    for message in messages:
+        print(f"  {message.title}")
+        print("\n".join(f"    {line}" for line in message.body.splitlines()))
