@@ -14,9 +14,10 @@ sync on an empty warehouse.
    answer with bytes per campaign plus later polls of it landed by reference, and one list
    page per vendor per 15 minutes. Recipients are British, one in ten French and one in ten
    German (phone prefix and ``country``). Then the aggregates the loader keeps
-   (``sms.campaign_outcome``, ``sms.campaign_delivery_time``) are filled by the closing
-   ``INSERT … SELECT`` of their migrations (0045, 0046), timed: what upgrading a warehouse
-   of this size costs.
+   (``sms.campaign_outcome``, ``sms.campaign_delivery_time``, ``sms.campaign_outcome_hour``)
+   are filled by the closing ``INSERT … SELECT`` of their migrations (0045, 0046, 0056),
+   timed: what upgrading a warehouse of this size costs. The detection checks' steps are
+   printed on their own (after a sync and in the daily full check).
 2. **The timings**: the simulator (its own process, clock frozen, so both warehouses get the
    same bytes) serves 50 Nixflex campaigns and a few SMSFactor ones, none of them known to
    the warehouse; the job ``full_sync`` (every asset and its checks, scoped to what the sync
@@ -638,7 +639,13 @@ def _recreate_indexes(engine: Engine, dropped: list[Dropped]) -> dict[str, float
 # The migrations that make the aggregates the loader keeps, each ending with the INSERT …
 # SELECT that fills it for a warehouse already holding facts: the bench runs that statement
 # as written there, after the facts, as upgrading a warehouse of this size would.
-AGGREGATE_MIGRATIONS = ("0045_sms.campaign_outcome.sql", "0046_sms.campaign_delivery_time.sql")
+AGGREGATE_MIGRATIONS = (
+    "0045_sms.campaign_outcome.sql",
+    "0046_sms.campaign_delivery_time.sql",
+    "0056_sms.campaign_outcome_hour.sql",
+)
+# The detection checks, whose cost must follow the traffic of the hours compared.
+DETECTION_STEPS = ("delivery_rate_is_normal", "campaigns_are_not_stuck")
 
 
 def backfill_sql(migration: str) -> str:
@@ -1346,6 +1353,12 @@ def _summary(r: dict[str, Any]) -> None:
             print(f"    checks failed: {', '.join(part['checks_failed'])}")
         if part.get("step_failures"):
             print(f"    STEPS FAILED: {', '.join(part['step_failures'])}")
+    for label, key in (("after the sync", "incremental_sync"), ("next sync", "next_sync"),
+                       ("in the daily full check", "full_check")):  # fmt: skip
+        steps = r[key]["steps"]
+        timed = [f"{name} {seconds:.2f} s" for name in DETECTION_STEPS
+                 for step, seconds in steps.items() if step.endswith(name)]  # fmt: skip
+        print(f"  detection checks {label}: {', '.join(timed) or 'not run'}")
     backfill = {k: v for k, v in b.items() if k.startswith("backfill ")}
     print("  aggregates filled by the migrations' statements: " + ", ".join(
         f"{k.removeprefix('backfill ').removesuffix('_s')} {v:,.0f} s" for k, v in backfill.items()
