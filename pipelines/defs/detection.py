@@ -1,4 +1,4 @@
-"""The detection checks on ``sms/campaign_delivery``: ``delivery_rate_is_normal`` (a
+"""The detection checks on ``sms/campaign_delivery``, one step: ``delivery_rate_is_normal`` (a
 sender's delivery rate fell against the same hours of past days) and
 ``campaigns_are_not_stuck`` (messages still pending a day after sending). Both WARN, both
 name each offending segment (``provider/account/sender``) in the ``segments`` metadata,
@@ -8,7 +8,9 @@ which the alerts turn into one incident per segment. The rules are
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict
+from datetime import datetime
 
 import dagster as dg
 
@@ -16,6 +18,7 @@ from pipelines import clock
 from pipelines.defs.resources import DetectionResource, WarehouseResource
 from pipelines.defs.sms_assets import CAMPAIGN_DELIVERY
 from pipelines.warehouse.detection import (
+    DetectionSettings,
     Finding,
     delivery_drops,
     judged_segments,
@@ -33,41 +36,57 @@ def _table(rows: list[dict[str, object]], columns: tuple[str, ...]) -> str:
 
 
 def _result(
+    spec: dg.AssetCheckSpec,
     finding: Finding,
     description: str,
     metadata: dict[str, object],
     columns: tuple[str, ...],
 ) -> dg.AssetCheckResult:
+    named = {"asset_key": spec.asset_key, "check_name": spec.name, "severity": WARN}
     if finding.passed:
-        return dg.AssetCheckResult(
-            passed=True, severity=WARN, description=description, metadata=metadata
-        )
+        return dg.AssetCheckResult(passed=True, description=description, metadata=metadata, **named)
     metadata |= {
         "segments": dg.MetadataValue.json(finding.segments),
         "examples": dg.MetadataValue.md(_table(finding.offending, columns)),
     }
-    named = ", ".join(list(finding.segments)[:10])
+    listed = ", ".join(list(finding.segments)[:10])
     return dg.AssetCheckResult(
         passed=False,
-        severity=WARN,
-        description=f"{len(finding.segments)} segment(s): {named}",
+        description=f"{len(finding.segments)} segment(s): {listed}",
         metadata=metadata,
+        **named,
     )
 
 
-@dg.asset_check(
+DELIVERY_RATE = dg.AssetCheckSpec(
+    "delivery_rate_is_normal",
     asset=CAMPAIGN_DELIVERY,
-    name="delivery_rate_is_normal",
     description="Per vendor, account and sender: the delivery rate of the messages whose "
     "outcome became known in the last hours (DELIVERY_WINDOW_HOURS, 6) is not more than "
     "DELIVERY_DROP_PERCENT (25 %, relative) below the same hours of the previous "
     "DELIVERY_BASELINE_DAYS (7) days, once both hold DELIVERY_MIN_MESSAGES (100) outcomes.",
 )
-def delivery_rate_is_normal(
+NOT_STUCK = dg.AssetCheckSpec(
+    "campaigns_are_not_stuck",
+    asset=CAMPAIGN_DELIVERY,
+    description="No campaign still has messages pending STUCK_AFTER_HOURS (24) after it "
+    "started sending; stuck ones are named, by vendor, account and sender.",
+)
+
+
+@dg.multi_asset_check(specs=[DELIVERY_RATE, NOT_STUCK], name="detection_checks")
+def detection(
     warehouse: WarehouseResource, detection: DetectionResource
+) -> Iterator[dg.AssetCheckResult]:
+    """Both in one step (one process under the multiprocess executor), at the same "now"."""
+    settings, as_of, engine = detection.settings(), clock.utcnow(), warehouse.engine()
+    yield delivery_rate_result(delivery_drops(engine, as_of, settings), settings, as_of)
+    yield stuck_result(stuck_campaigns(engine, as_of, settings), settings, as_of)
+
+
+def delivery_rate_result(
+    finding: Finding, settings: DetectionSettings, as_of: datetime
 ) -> dg.AssetCheckResult:
-    settings, as_of = detection.settings(), clock.utcnow()
-    finding = delivery_drops(warehouse.engine(), as_of, settings)
     metadata: dict[str, object] = {
         "sql_file": "sql/detection/delivery_rate_by_segment.sql",
         "as_of": as_of.isoformat(),
@@ -77,6 +96,7 @@ def delivery_rate_is_normal(
         **{f"setting_{k}": v for k, v in asdict(settings).items() if k != "stuck_after_hours"},
     }
     return _result(
+        DELIVERY_RATE,
         finding,
         f"{len(finding.rows)} segment(s) with outcomes in the last {settings.window_hours} h; "
         "none dropped",
@@ -86,17 +106,9 @@ def delivery_rate_is_normal(
     )  # fmt: skip
 
 
-@dg.asset_check(
-    asset=CAMPAIGN_DELIVERY,
-    name="campaigns_are_not_stuck",
-    description="No campaign still has messages pending STUCK_AFTER_HOURS (24) after it "
-    "started sending; stuck ones are named, by vendor, account and sender.",
-)
-def campaigns_are_not_stuck(
-    warehouse: WarehouseResource, detection: DetectionResource
+def stuck_result(
+    finding: Finding, settings: DetectionSettings, as_of: datetime
 ) -> dg.AssetCheckResult:
-    settings, as_of = detection.settings(), clock.utcnow()
-    finding = stuck_campaigns(warehouse.engine(), as_of, settings)
     metadata: dict[str, object] = {
         "sql_file": "sql/detection/stuck_campaigns.sql",
         "as_of": as_of.isoformat(),
@@ -108,6 +120,7 @@ def campaigns_are_not_stuck(
             f"{r['provider']}:{r['campaign_id']}" for r in finding.rows
         )
     return _result(
+        NOT_STUCK,
         finding,
         f"no campaign pending {settings.stuck_after_hours:g} h after sending",
         metadata,
@@ -115,4 +128,4 @@ def campaigns_are_not_stuck(
     )
 
 
-detection_checks = [delivery_rate_is_normal, campaigns_are_not_stuck]
+detection_checks = [detection]
