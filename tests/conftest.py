@@ -120,6 +120,13 @@ def engine(warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
     return eng
 
 
+def embedded_only(request: pytest.FixtureRequest, why: str) -> None:
+    """Skip the server backend's run of a test whose subject does not depend on the
+    warehouse server (its SQL runs on both backends in other tests): ``why`` says so."""
+    if request.node.callspec.params.get("warehouse_url") != "embedded":
+        pytest.skip(why)
+
+
 @dataclass
 class SimulatorHandle:
     sim: Simulator

@@ -40,7 +40,9 @@ from pipelines.defs.raw_assets import NIXFLEX_POOL, SMSFACTOR_POOL
 from pipelines.warehouse.engine import get_engine
 from tests.conftest import _embedded_base_url
 from tests.sync_helpers import (
+    STUCK,
     assert_mart_matches_vendors,
+    held_in_moderation,
     nixflex_campaigns,
     rows,
     scalar,
@@ -355,7 +357,10 @@ def _launch_full_sync(stack: Stack) -> str:
     return result["run"]["runId"]
 
 
-def _wait_for_runs(stack: Stack, run_ids: list[str], seconds: float = 150) -> dict[str, dict]:
+def _wait_for_runs(stack: Stack, run_ids: list[str], seconds: float = 240) -> dict[str, dict]:
+    """Each run's status until both finish. The bound catches a hang, not slowness: here the
+    two runs went one after the other, about 75 s each on a 2-core machine (a vendor slowed
+    by SLOW_VENDOR, every check a process of its own)."""
     deadline = time.monotonic() + seconds
     seen: dict[str, str] = {}
     while True:
@@ -420,6 +425,7 @@ def test_two_concurrent_full_syncs_share_each_vendor_and_fill_the_warehouse_exac
         assert first_end <= second_start, f"{pool}: the two runs polled at the same time"
         assert runs[second_run]["creationTime"] < first_end, f"{pool}: no contention to show"
 
+    held = held_in_moderation(stack.sim_url)
     # How each run waited: in the queue (pools at run granularity: the daemon starts a run only
     # when its pools are free) or, at op granularity, at the pool inside the run.
     waits = []
@@ -432,7 +438,9 @@ def test_two_concurrent_full_syncs_share_each_vendor_and_fill_the_warehouse_exac
             for e in events[run_id]
             if e["__typename"] == "AssetCheckEvaluationEvent"
         ]
-        assert checks and all(c["success"] for c in checks), [c for c in checks if not c["success"]]
+        # Every check passed but the stuck one: the simulator holds a campaign in moderation.
+        failed = {c["checkName"] for c in checks if not c["success"]}
+        assert checks and failed == ({STUCK} if held else set()), failed
     _say(stack.started, "; ".join(waits))
 
     # The warehouse is what the vendors serve, nothing twice (two syncs of a vendor that did
