@@ -59,12 +59,13 @@ class DetectionSettings:
         for field in fields(cls):
             raw = env.get(ENV_NAMES[field.name], "").strip()
             if raw:
-                kind = int if field.type == "int" else float
+                kind = type(field.default)  # int or float, as the default is
                 try:
                     given[field.name] = kind(raw)
                 except ValueError:
+                    said = "a whole number" if kind is int else "a number"
                     raise ValueError(
-                        f"{ENV_NAMES[field.name]} must be a number, got {raw!r}"
+                        f"{ENV_NAMES[field.name]} must be {said}, got {raw!r}"
                     ) from None
         return cls(**given)
 
